@@ -1,0 +1,44 @@
+# Rightful — the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install test lint typecheck pytest demo bench clean
+
+help:
+	@echo "make test   install everything the tests need, then ruff + mypy --strict + pytest"
+	@echo "make demo   start a loopback publisher and run 'rightful check' over it"
+	@echo "make bench  benchmarks side by side with their baselines (bench/)"
+	@echo "make lint   ruff + mypy only"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test: lint pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m rightful.testing.demo
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python bench/signals/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

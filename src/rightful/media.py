@@ -1,0 +1,129 @@
+"""Safe handling of untrusted media: format sniffing, byte caps, pixel limits.
+
+Nothing here trusts a file name or a Content-Type: formats are sniffed from the first bytes. Decoding an image
+goes through :func:`open_image`, which applies a pixel limit (decompression bombs become
+:class:`~rightful.errors.InvalidInput`, not a ``MemoryError``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rightful.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "media_type_for",
+    "open_image",
+    "read_capped",
+    "sniff",
+]
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 64_000_000
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"%PDF-", 0, "application/pdf"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+    (b"\x00\x00\x00\x0cjP  ", 0, "image/jp2"),
+    (b"ID3", 0, "audio/mpeg"),
+    (b"fLaC", 0, "audio/flac"),
+    (b"OggS", 0, "audio/ogg"),
+)
+
+_EXTENSIONS = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+    ".webp": "image/webp", ".avif": "image/avif", ".heic": "image/heic", ".tif": "image/tiff",
+    ".tiff": "image/tiff", ".pdf": "application/pdf", ".epub": "application/epub+zip",
+    ".html": "text/html", ".htm": "text/html", ".xmp": "application/rdf+xml", ".svg": "image/svg+xml",
+    ".mp4": "video/mp4", ".mov": "video/quicktime", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+    ".txt": "text/plain", ".json": "application/json",
+}  # fmt: skip
+
+
+def sniff(head: bytes) -> str | None:
+    """The media type the first bytes announce, or None when they match no known format."""
+    for magic, offset, media_type in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return media_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in {b"avif", b"avis"}:
+            return "image/avif"
+        if brand in {b"heic", b"heix", b"mif1", b"msf1"}:
+            return "image/heic"
+        if brand == b"qt  ":
+            return "video/quicktime"
+        return "video/mp4"
+    if head[:4] == b"PK\x03\x04" and head[30:58] == b"mimetypeapplication/epub+zip":
+        return "application/epub+zip"
+    if head[:4] == b"PK\x03\x04":
+        return "application/zip"
+    text = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head")):
+        return "text/html"
+    if text.startswith(b"<?xpacket") or b"<x:xmpmeta" in text:
+        return "application/rdf+xml"
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "image/svg+xml"
+    return None
+
+
+def media_type_for(name: str) -> str | None:
+    """The media type a file name's extension suggests (a hint only; :func:`sniff` decides)."""
+    return _EXTENSIONS.get(Path(name).suffix.lower())
+
+
+def read_capped(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, bool]:
+    """Read at most ``max_bytes`` of a file. Returns the bytes and whether the file was longer."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except IsADirectoryError as exc:
+        raise InvalidInput(f"{p} is a directory, not a file", path=str(p)) from exc
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{p}: no such file", path=str(p)) from exc
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}", path=str(p)) from exc
+    return data[:max_bytes], len(data) > max_bytes
+
+
+def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool = True) -> Image.Image:
+    """Decode an image from bytes with a pixel limit; every decoding failure becomes ``InvalidInput``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise InvalidInput(f"image is {width}x{height} pixels, over the limit of {max_pixels}")
+            if load:
+                img.load()
+            return img
+    except InvalidInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInput(f"image refused as a decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidInput("not an image Pillow can identify") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInput(f"corrupt or truncated image: {exc}") from exc

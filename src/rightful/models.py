@@ -1,0 +1,234 @@
+"""Shared vocabulary: purposes, decisions, signals, verdicts and check results.
+
+Value objects are frozen dataclasses. A :class:`Signal` is one machine-readable statement found somewhere (a
+robots.txt group, a header, an XMP property, a C2PA assertion) with its per-purpose values; a :class:`Verdict`
+is the combination of all signals for one purpose; a :class:`CheckResult` holds everything known about one item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "BROADER",
+    "CheckResult",
+    "Decision",
+    "ItemError",
+    "LicenceConstraint",
+    "Purpose",
+    "Signal",
+    "Verdict",
+    "document_hash",
+    "expand_values",
+    "utcnow",
+]
+
+
+class Purpose(StrEnum):
+    """What the content would be used for (SPEC-signals.md, "Purposes")."""
+
+    AI_TRAINING = "ai-training"
+    GENAI_TRAINING = "genai-training"
+    DATA_MINING = "data-mining"
+    AI_INFERENCE = "ai-inference"
+    SEARCH = "search"
+
+
+class Decision(StrEnum):
+    """The answer for one purpose."""
+
+    RESERVED = "reserved"
+    ALLOWED = "allowed"
+    UNKNOWN = "unknown"
+
+
+#: The purpose each purpose is a subset of: data-mining ⊇ ai-training ⊇ genai-training.
+BROADER: Mapping[Purpose, Purpose] = {
+    Purpose.AI_TRAINING: Purpose.DATA_MINING,
+    Purpose.GENAI_TRAINING: Purpose.AI_TRAINING,
+}
+
+
+def expand_values(values: Mapping[Purpose, Decision]) -> dict[Purpose, Decision]:
+    """Carry a signal's statement about a broader purpose down to the narrower ones it contains.
+
+    A reservation of a broader purpose always reserves the narrower one. A permission of a broader purpose
+    applies to a narrower one only where the same signal says nothing more specific about it.
+    """
+    out = {p: d for p, d in values.items() if d is not Decision.UNKNOWN}
+    for narrow in (Purpose.AI_TRAINING, Purpose.GENAI_TRAINING):  # broad to narrow, so chains resolve
+        broad = out.get(BROADER[narrow])
+        if broad is Decision.RESERVED or (broad is Decision.ALLOWED and narrow not in out):
+            out[narrow] = broad
+    return out
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def document_hash(body: bytes) -> str:
+    """The hash recorded in evidence for a fetched or read document."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One machine-readable statement, with the evidence needed to show where it came from.
+
+    ``values`` holds only the purposes the statement speaks to (after :func:`expand_values`); a signal that
+    expresses nothing about a purpose leaves it out. ``rule`` says in words which rule decided, e.g.
+    ``"Disallow: / (line 12) in group for GPTBot"``.
+    """
+
+    protocol: str
+    location: str
+    raw: str
+    rule: str
+    values: Mapping[Purpose, Decision] = field(default_factory=dict)
+    line: int | None = None
+    fetched_at: datetime | None = None
+    document_hash: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", expand_values(self.values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "location": self.location,
+            "line": self.line,
+            "raw": self.raw,
+            "rule": self.rule,
+            "values": {str(p): str(d) for p, d in self.values.items()},
+            "fetched_at": _iso(self.fetched_at),
+            "document_hash": self.document_hash,
+            "details": _jsonable(self.details),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The combined answer for one item and one purpose, with the signals that decided it."""
+
+    purpose: Purpose
+    decision: Decision
+    policy: str
+    deciding: tuple[Signal, ...] = ()
+
+    @property
+    def rule(self) -> str:
+        if not self.deciding:
+            return "no signal expresses this purpose"
+        return "; ".join(f"{s.protocol}: {s.rule}" for s in self.deciding)
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceConstraint:
+    """Licence terms attached to an item (Creative Commons, xmpRights, RSL): not an opt-out, but binding."""
+
+    source: str
+    location: str
+    licence: str | None = None
+    flags: tuple[str, ...] = ()
+    terms: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "location": self.location,
+            "licence": self.licence,
+            "flags": list(self.flags),
+            "terms": self.terms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """A non-fatal problem met while checking an item: recorded, never silently turned into "allowed"."""
+
+    code: str
+    message: str
+    protocol: str | None = None
+    location: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "protocol": self.protocol, "location": self.location}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Everything known about one item: verdicts per purpose, all signals, licence constraints, errors."""
+
+    item: str
+    kind: str  # "url" | "file" | "response"
+    verdicts: Mapping[Purpose, Verdict]
+    signals: tuple[Signal, ...] = ()
+    licence: tuple[LicenceConstraint, ...] = ()
+    errors: tuple[ItemError, ...] = ()
+    crawl_allowed: bool | None = None
+    checked_at: datetime = field(default_factory=utcnow)
+
+    def decision(self, purpose: Purpose | str) -> Decision:
+        return self.verdicts[Purpose(purpose)].decision
+
+    @property
+    def reserved(self) -> bool:
+        """True when any purpose is reserved."""
+        return any(v.decision is Decision.RESERVED for v in self.verdicts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "kind": self.kind,
+            "verdicts": {str(p): str(v.decision) for p, v in self.verdicts.items()},
+            "deciding": {
+                str(p): [self.signals.index(s) for s in v.deciding if s in self.signals]
+                for p, v in self.verdicts.items()
+            },
+            "policy": next(iter(self.verdicts.values())).policy if self.verdicts else None,
+            "crawl_allowed": self.crawl_allowed,
+            "signals": [s.to_dict() for s in self.signals],
+            "licence": [c.to_dict() for c in self.licence],
+            "errors": [e.to_dict() for e in self.errors],
+            "checked_at": _iso(self.checked_at),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat row (scalars only) for Parquet and CSV manifests."""
+        row: dict[str, Any] = {"item": self.item, "kind": self.kind}
+        for purpose in Purpose:
+            verdict = self.verdicts.get(purpose)
+            row[purpose.value.replace("-", "_")] = str(verdict.decision) if verdict else None
+        row["protocols"] = ",".join(sorted({s.protocol for s in self.signals}))
+        row["licence"] = ",".join(sorted({c.licence for c in self.licence if c.licence}))
+        row["errors"] = len(self.errors)
+        row["crawl_allowed"] = self.crawl_allowed
+        row["checked_at"] = _iso(self.checked_at)
+        return row
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Iterable):
+        return [_jsonable(v) for v in value]
+    return str(value)

@@ -1,0 +1,33 @@
+"""Shared fixtures: a private RIGHTFUL_HOME per test and the external real-world files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SHARED = Path(os.environ.get("RIGHTFUL_SHARED", REPO.parent / "shared"))
+EXTERNAL = SHARED / "fixtures" / "external"
+
+
+@pytest.fixture(autouse=True)
+def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own empty RIGHTFUL_HOME so caches never leak between tests."""
+    home = tmp_path / "rightful-home"
+    monkeypatch.setenv("RIGHTFUL_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("RIGHTFUL_") and name not in {"RIGHTFUL_HOME", "RIGHTFUL_SHARED"}:
+            monkeypatch.delenv(name)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def external() -> Path:
+    """The real files in ../shared/fixtures/external (skips where a user's clone has no ../shared)."""
+    if not EXTERNAL.is_dir():
+        pytest.skip(f"../shared/fixtures/external is absent ({EXTERNAL}): real-world fixtures not available")
+    return EXTERNAL
