@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,14 @@ EXTERNAL = SHARED / "fixtures" / "external"
 
 
 @pytest.fixture(autouse=True)
-def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own empty RIGHTFUL_HOME so caches never leak between tests."""
     home = tmp_path / "rightful-home"
     monkeypatch.setenv("RIGHTFUL_HOME", str(home))
     for name in list(os.environ):
         if name.startswith("RIGHTFUL_") and name not in {"RIGHTFUL_HOME", "RIGHTFUL_SHARED"}:
             monkeypatch.delenv(name)
-    yield home
+    return home
 
 
 @pytest.fixture(scope="session")

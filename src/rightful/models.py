@@ -61,7 +61,7 @@ def expand_values(values: Mapping[Purpose, Decision]) -> dict[Purpose, Decision]
     A reservation of a broader purpose always reserves the narrower one. A permission of a broader purpose
     applies to a narrower one only where the same signal says nothing more specific about it.
     """
-    out = {p: d for p, d in values.items() if d is not Decision.UNKNOWN}
+    out: dict[Purpose, Decision] = {p: d for p, d in values.items() if d is not Decision.UNKNOWN}
     for narrow in (Purpose.AI_TRAINING, Purpose.GENAI_TRAINING):  # broad to narrow, so chains resolve
         broad = out.get(BROADER[narrow])
         if broad is Decision.RESERVED or (broad is Decision.ALLOWED and narrow not in out):
