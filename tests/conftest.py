@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from rightful.testing.publisher import Publisher, Site
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -30,3 +33,19 @@ def external() -> Path:
     if not EXTERNAL.is_dir():
         pytest.skip(f"../shared/fixtures/external is absent ({EXTERNAL}): real-world fixtures not available")
     return EXTERNAL
+
+
+@pytest.fixture
+def publisher() -> Iterator[Callable[..., Publisher]]:
+    """A factory for loopback publishers: ``publisher(Site(...), Site(...), latency=0.0)``; all stop at teardown."""
+    started: list[Publisher] = []
+
+    def make(*sites: Site, latency: float = 0.0) -> Publisher:
+        pub = Publisher(list(sites), latency=latency)
+        pub.start()
+        started.append(pub)
+        return pub
+
+    yield make
+    for pub in started:
+        pub.stop()

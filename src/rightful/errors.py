@@ -90,9 +90,7 @@ class MissingDependency(RightfulError, ImportError):
     code = "missing-dependency"
 
     def __init__(self, package: str, *, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed: pip install 'rightful[{extra}]'", package=package, extra=extra
-        )
+        super().__init__(f"{package} is not installed: pip install 'rightful[{extra}]'", package=package, extra=extra)
 
 
 class FetchError(RightfulError):

@@ -80,6 +80,8 @@ def sniff(head: bytes) -> str | None:
         return "text/html"
     if text.startswith(b"<?xpacket") or b"<x:xmpmeta" in text:
         return "application/rdf+xml"
+    if text.startswith((b"<?xml", b"<rdf:rdf")) and b"<rdf:rdf" in text and b"<svg" not in text:
+        return "application/rdf+xml"  # an XMP sidecar written without the x:xmpmeta wrapper
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
         return "image/svg+xml"
     return None
@@ -111,10 +113,12 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool 
 
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" and kin: metadata, not pixels
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-            width, height = img.size
+            width, height = _gif_canvas(data) or img.size
             if width * height > max_pixels:
+                img.close()
                 raise InvalidInput(f"image is {width}x{height} pixels, over the limit of {max_pixels}")
             if load:
                 img.load()
@@ -127,3 +131,41 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, load: bool 
         raise InvalidInput("not an image Pillow can identify") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(f"corrupt or truncated image: {exc}") from exc
+
+
+def _gif_canvas(data: bytes) -> tuple[int, int] | None:
+    """The canvas a GIF grows to over all its frames (None for other formats).
+
+    Pillow enlarges the canvas when a later frame's extents pass the screen size, so a 100x100 GIF can become
+    a multi-gigapixel image on ``seek()``. Walking the block structure (no decoding) finds that up front.
+    """
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        return None
+    width, height = _u16(data, 6), _u16(data, 8)
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while pos < len(data):
+        block = data[pos]
+        if block == 0x21:  # extension: label, then sub-blocks
+            pos = _skip_sub_blocks(data, pos + 2)
+        elif block == 0x2C and pos + 10 <= len(data):  # image descriptor: left, top, width, height, flags
+            width = max(width, _u16(data, pos + 1) + _u16(data, pos + 5))
+            height = max(height, _u16(data, pos + 3) + _u16(data, pos + 7))
+            packed = data[pos + 9]
+            pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
+            pos = _skip_sub_blocks(data, pos + 1)  # after the LZW minimum code size
+        else:  # trailer, or anything unexpected: stop
+            break
+    return width, height
+
+
+def _skip_sub_blocks(data: bytes, pos: int) -> int:
+    while pos < len(data):
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            break
+    return pos
+
+
+def _u16(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at : at + 2], "little")

@@ -19,7 +19,7 @@ err_console = Console(stderr=True, highlight=False)
 
 def fail(message: str, *, code: int = 2) -> typer.Exit:
     """Print one line on stderr and return the exit to raise."""
-    err_console.print(f"rightful: {message}", markup=False, highlight=False)
+    err_console.print(f"rightful: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from rightful.config import Settings
@@ -97,11 +98,17 @@ def body_plan(media_type: str | None) -> BodyMode:
 class Checker:
     """One checking session: a fetcher, the per-origin rules, the agent list and the settings."""
 
-    def __init__(self, settings: Settings, *, purposes: Sequence[Purpose] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        purposes: Sequence[Purpose] | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.settings = settings
         self.purposes = tuple(purposes) if purposes else tuple(Purpose)
         self.agents: AgentList = load_agents()
-        self.fetcher = Fetcher(settings)
+        self.fetcher = Fetcher(settings, resolver=resolver)
         self._origins = OriginRulesCache(self.fetcher)
 
     async def __aenter__(self) -> Checker:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from rightful.config import Settings
@@ -83,8 +84,11 @@ class _Failure(Exception):
 class Fetcher:
     """Fetches with the settings' limits; use as ``async with Fetcher(settings) as f``."""
 
-    def __init__(self, settings: Settings, *, cache: OriginCache | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, cache: OriginCache | None = None, resolver: AbstractResolver | None = None
+    ) -> None:
         self.settings = settings
+        self._resolver = resolver
         self.stats = FetchStats()
         if cache is None:
             cache = SqliteOriginCache(settings.db_path) if settings.cache else MemoryOriginCache()
@@ -97,7 +101,7 @@ class Fetcher:
         connector = aiohttp.TCPConnector(
             limit=s.concurrency,
             limit_per_host=s.per_origin,
-            resolver=GuardedResolver(allow_private=s.allow_private),
+            resolver=GuardedResolver(allow_private=s.allow_private, inner=self._resolver),
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
