@@ -174,44 +174,59 @@ def worker_datadiligence(args: argparse.Namespace) -> dict[str, Any]:
 def worker_rightful(args: argparse.Namespace) -> dict[str, Any]:
     """Rightful's streaming bulk check over every URL, cold cache, in this fresh process."""
     from rightful.config import Settings
-    from rightful.models import Purpose
     from rightful.signals.check import check_urls
     from rightful.testing.sites import iter_bench_urls
 
     origins = _origins(args.origins_file)
+    tally = Tally(sample=args.compare_first)
     with tempfile.TemporaryDirectory(prefix="rightful-bench-") as home:
         settings = Settings.load(allow_private=True, home=Path(home))
-        taken: dict[str, float] = {}  # only the URLs in flight: bounded by the library's window
 
         def source() -> Iterator[str]:
-            for url in iter_bench_urls(origins, args.urls_per_origin):
-                taken[url] = time.perf_counter()
+            for position, url in enumerate(iter_bench_urls(origins, args.urls_per_origin)):
+                tally.taken[url] = (time.perf_counter(), position)
                 yield url
 
-        latencies, protocols = Latencies(), set()
-        counts = {"results": 0, "ai_training_reserved": 0, "with_errors": 0, "unmatched": 0}
         rss_before = rss_mib()
         started, cpu = time.perf_counter(), cpu_seconds()
         for result in check_urls(source(), settings=settings):
-            now = time.perf_counter()
-            took = taken.pop(result.item, None)
-            if took is None:
-                counts["unmatched"] += 1
-            else:
-                latencies.add(now - took)
-            counts["results"] += 1
-            counts["ai_training_reserved"] += result.decision(Purpose.AI_TRAINING) == "reserved"
-            counts["with_errors"] += bool(result.errors)
-            protocols.update(s.protocol for s in result.signals)
+            tally.add(result)
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-    n = len(origins) * args.urls_per_origin
-    return _summary(n, wall, latencies, cpu) | {
-        "counts": counts,
-        "protocols_seen": sorted(protocols),
+    return _summary(tally.counts["results"], wall, tally.latencies, cpu) | {
+        "counts": tally.counts,
+        "protocols_seen": sorted(tally.protocols),
         "rss_before_mib": rss_before,
         "concurrency": settings.concurrency,
         "per_origin": settings.per_origin,
     }
+
+
+class Tally:
+    """What the Rightful worker keeps per result: constant memory apart from the URLs in flight."""
+
+    def __init__(self, *, sample: int) -> None:
+        self.sample = sample
+        #: url -> (when the library took it from our iterator, its position in the input)
+        self.taken: dict[str, tuple[float, int]] = {}
+        self.latencies = Latencies()
+        self.protocols: set[str] = set()
+        self.counts = dict.fromkeys(("results", "ai_training_reserved", "sample_reserved", "with_errors"), 0)
+        self.counts["unmatched"] = 0
+        self.counts["sample_size"] = sample
+
+    def add(self, result: Any) -> None:
+        now = time.perf_counter()
+        taken = self.taken.pop(result.item, None)
+        reserved = result.decision("ai-training") == "reserved"
+        if taken is None:
+            self.counts["unmatched"] += 1
+        else:
+            self.latencies.add(now - taken[0])
+            self.counts["sample_reserved"] += reserved and taken[1] < self.sample
+        self.counts["results"] += 1
+        self.counts["ai_training_reserved"] += reserved
+        self.counts["with_errors"] += bool(result.errors)
+        self.protocols.update(s.protocol for s in result.signals)
 
 
 def _summary(n: int, wall: float, latencies: Latencies, cpu: float) -> dict[str, Any]:
@@ -311,6 +326,15 @@ def _fmt(value: Any, spec: str = ".1f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _sample_reserved(result: dict[str, Any]) -> str:
+    """How many of the URLs datadiligence was given each tool found reserved (ai-training / disallowed)."""
+    if "outcome" in result:
+        return _fmt(result["outcome"]["disallowed"], "d")
+    if not _get(result, "counts", "sample_size"):
+        return "n/a"
+    return _fmt(_get(result, "counts", "sample_reserved"), "d")
+
+
 def _per_k(result: dict[str, Any], key: str) -> float | None:
     value, n = result.get(key), result.get("urls")
     return value / n * 1000 if value is not None and n else None
@@ -364,6 +388,7 @@ def print_table(results: dict[str, Any]) -> None:
         ("client CPU s / 1k URLs", lambda r: _fmt(_per_k(r, "client_cpu_s"), ".2f")),
         ("publisher CPU s / 1k URLs", lambda r: _fmt(_per_k(r, "publisher_cpu_s"), ".2f")),
         ("signals evaluated", lambda r: str(len(r.get("signals", ())))),
+        ("reserved in dd's sample", _sample_reserved),
     ]
     width = 28
     print()
@@ -417,7 +442,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             if args.dd_threads > 1:
                 extra = ("--limit", str(args.dd_sample), "--threads", str(args.dd_threads))
                 results["datadiligence_threads"] = stage("datadiligence", args.urls_per_origin, *extra)
-            results["rightful"] = stage("rightful", args.urls_per_origin)
+            results["rightful"] = stage("rightful", args.urls_per_origin, "--compare-first", str(args.dd_sample))
             if not args.skip_big:
                 results["rightful_big"] = stage("rightful", big_per_origin)
     finally:
@@ -444,6 +469,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--origins-file", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--compare-first", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.origins, args.urls_per_origin, args.dd_sample = 10, 20, 30

@@ -27,7 +27,8 @@ def test_sqlite_cache_survives_reopening(tmp_path: Path) -> None:
     assert doc is not None
     assert doc.body == b"User-agent: *\nDisallow: /\n"
     assert doc.state is DocumentState.OK
-    assert doc.hash is not None and doc.hash.startswith("sha256:")
+    assert doc.hash is not None
+    assert doc.hash.startswith("sha256:")
     again.close()
 
 

@@ -40,7 +40,8 @@ def test_robots_ai_token_block_reserves_training_with_evidence(publisher: MakePu
     assert "GPTBot" in evidence.rule + str(evidence.details)
     assert evidence.location == pub.url(0, "/robots.txt")
     assert evidence.line == 2
-    assert evidence.document_hash and evidence.fetched_at
+    assert evidence.document_hash
+    assert evidence.fetched_at
     assert result.crawl_allowed is True
     assert pub.requests[(pub.origins[0], "GET", "/a")] == 1
 

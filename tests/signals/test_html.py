@@ -192,6 +192,43 @@ def test_a_large_body_after_a_small_head_is_not_parsed() -> None:
     assert head.head_complete
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [b"</", b"<!", b"<", b"<a", b"<a>", b"<meta", b'="', b"&#", b"<script>", b"<!--", b"<?"],
+    ids=lambda j: j.decode(),
+)
+def test_hostile_markup_is_read_in_linear_time(junk: bytes) -> None:
+    """1 MiB of repeated `</` (quadratic in CPython 3.11's HTMLParser, CVE-2025-6069) or similar stays fast."""
+    body = b"<head>" + junk * (1024 * 1024 // len(junk))
+    start = time.perf_counter()
+    html.parse_head(body)
+    html.head_end(body)
+    assert time.perf_counter() - start < 3
+
+
+@pytest.mark.parametrize(
+    ("head", "contents"),
+    [
+        ('<meta content="a>b" name=robots>', ["a>b"]),
+        ("<meta name=robots content='<body>'><meta name=x content=y>", ["<body>", "y"]),
+        ("<meta name=robots content=noai/>", ["noai/"]),
+        ("<meta name=robots content=noai />", ["noai"]),
+        ("<meta it's name=robots content=noai>", ["noai"]),
+        ("<!--> <meta name=robots content=a>", ["a"]),
+        ("<!---> <meta name=robots content=a>", ["a"]),
+        ("<!-- <meta name=robots content=a> -->", []),
+        ("<title><body><meta name=robots content=a></title><meta name=robots content=b>", ["b"]),
+        ("<textarea></head></textarea><meta name=robots content=b>", ["b"]),
+        ("<!DOCTYPE html><?xml x?><meta name=robots content=b>", ["b"]),
+        ("<meta\tname=robots\ncontent=b>", ["b"]),
+        ("<meta name=&#114;obots content=&quot;b&quot;>", ['"b"']),
+    ],
+)
+def test_tokenizer_follows_html_rules(head: str, contents: list[str]) -> None:
+    """Quoted `>`, unquoted values, abrupt comments, raw-text elements and char refs read as a browser does."""
+    assert [m.content for m in html.parse_head(_page(head)).metas] == contents
+
+
 # --- head_end ---------------------------------------------------------------------------------------------
 
 
@@ -235,6 +272,42 @@ def test_head_end_finds_a_plain_end(prefix: str, marker: str) -> None:
     body = ("<head>" + prefix).encode() + marker.encode()
     end = html.head_end(body)
     assert end == (len(body) if marker == "</head>" else len(body) - len(marker))
+
+
+_SOUP = st.sampled_from(
+    [
+        "<head>",
+        "</head>",
+        "<body>",
+        "<meta name=robots content=noai>",
+        "<meta name='tdm-reservation' content=1>",
+        "<!--",
+        "-->",
+        "<script>",
+        "</script>",
+        "<title>",
+        "</title>",
+        "<!",
+        "<",
+        ">",
+        '"',
+        "'",
+        "=",
+        "\n",
+        "é",
+    ]
+)
+
+
+@given(st.lists(_SOUP | st.text(max_size=4), max_size=25).map("".join))
+def test_head_end_and_parse_head_agree(markup: str) -> None:
+    """Property: the head that ends at head_end holds exactly the metas parse_head reads from the whole page."""
+    body = markup.encode("utf-8", "surrogatepass")
+    end = html.head_end(body)
+    whole = html.parse_head(body)
+    assert whole.head_complete is (end is not None)
+    if end is not None:
+        assert html.parse_head(body[:end]).metas == whole.metas
 
 
 # --- html_findings: robots meta ---------------------------------------------------------------------------

@@ -711,6 +711,13 @@ def test_html_policy_is_human_readable() -> None:
     assert "https://e.com/terms" in parsed.message
 
 
+def test_markup_policy_without_content_type_is_human_readable() -> None:
+    """Without a Content-Type, a body that starts with markup is recognised as a human-readable page."""
+    parsed = tdmrep.parse_policy(b"\n  <!DOCTYPE html><title>Terms</title>", url="https://e.com/terms")
+    assert isinstance(parsed, ItemError)
+    assert parsed.code == "tdmrep-policy-human-readable"
+
+
 def test_policy_findings_surface_the_contact_without_values() -> None:
     """The tdmrep-policy signal has no purpose values; its rule and details say whom to ask and on what terms."""
     (signal,) = tdmrep.policy_findings(_policy(POLICY), location="https://provider.com/p.json").signals

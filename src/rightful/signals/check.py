@@ -157,7 +157,7 @@ class Checker:
                 findings.error(_code(doc.error), doc.error, protocol=protocol, location=doc.url)
         if response is None and robots.crawl_allowed:
             head_first = Path(parsed.path).suffix.lower() in _HEAD_FIRST
-            response = await self.fetcher.resource(url, plan=body_plan, stop_at=head_end, head_first=head_first)
+            response = await self.fetcher.resource(parsed, plan=body_plan, stop_at=head_end, head_first=head_first)
         if response is not None:
             findings.extend(self._response_findings(response))
         return await self._finish(url, kind, findings, crawl_allowed=robots.crawl_allowed)

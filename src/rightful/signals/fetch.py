@@ -9,7 +9,7 @@ timeouts, at most ``max_redirects`` redirects (followed by hand so every hop is 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +34,7 @@ BodyPlanner = Callable[[str | None], BodyMode]
 StopAt = Callable[[bytes], int | None]
 
 _CHUNK = 64 * 1024
+_RECENT_DOCS = 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -94,6 +95,7 @@ class Fetcher:
             cache = SqliteOriginCache(settings.db_path) if settings.cache else MemoryOriginCache()
         self._cache = cache
         self._inflight: dict[str, asyncio.Future[OriginDocument]] = {}
+        self._recent: OrderedDict[str, OriginDocument] = OrderedDict()
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
@@ -129,24 +131,36 @@ class Fetcher:
 
     async def document(self, url: str, *, max_bytes: int) -> OriginDocument:
         """An origin-wide document, fetched once per run and cached across runs (TTL from settings)."""
+        recent = self._recent.get(url)
+        if recent is not None:
+            return recent
         cached = self._cache.get(url, max_age=self.settings.cache_ttl)
         if cached is not None:
             self.stats.cache_hits += 1
+            self._remember(cached)
             return cached
         future = self._inflight.get(url)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._inflight[url] = future
-            try:
-                doc = await self._fetch_document(url, max_bytes=max_bytes)
-            except BaseException as exc:  # cancellation: waiters must not hang
-                future.set_exception(exc)
-                self._inflight.pop(url, None)
-                raise
-            future.set_result(doc)
+        if future is not None:
+            return await asyncio.shield(future)
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[url] = future
+        try:
+            doc = await self._fetch_document(url, max_bytes=max_bytes)
+        except BaseException as exc:  # cancellation: waiters must not hang
+            future.set_exception(exc)
+            future.exception()  # retrieved: only the waiters care
+            raise
+        finally:
             self._inflight.pop(url, None)
-            return doc
-        return await asyncio.shield(future)
+        future.set_result(doc)
+        self._remember(doc)
+        return doc
+
+    def _remember(self, doc: OriginDocument) -> None:
+        """A small per-run memory in front of the database (policy URLs are asked for once per item)."""
+        self._recent[doc.url] = doc
+        if len(self._recent) > _RECENT_DOCS:
+            self._recent.popitem(last=False)
 
     async def _fetch_document(self, url: str, *, max_bytes: int) -> OriginDocument:
         try:
@@ -182,7 +196,7 @@ class Fetcher:
         return doc
 
     async def resource(
-        self, url: str, *, plan: BodyPlanner, stop_at: StopAt | None = None, head_first: bool = False
+        self, url: str | URL, *, plan: BodyPlanner, stop_at: StopAt | None = None, head_first: bool = False
     ) -> FetchedResource:
         """Fetch an item: HEAD when asked and enough, else one streamed GET reading only what ``plan`` needs."""
         try:
@@ -192,19 +206,21 @@ class Fetcher:
                     return head
             return await self._request(url, method="GET", plan=plan, stop_at=stop_at)
         except _Failure as failure:
-            err = ItemError(code=failure.code, message=failure.message, location=url)
-            return FetchedResource(url=url, final_url=url, method="GET", status=None, headers=HeaderMap(), error=err)
+            err = ItemError(code=failure.code, message=failure.message, location=str(url))
+            return FetchedResource(
+                url=str(url), final_url=str(url), method="GET", status=None, headers=HeaderMap(), error=err
+            )
 
     async def _request(
         self,
-        url: str,
+        url: str | URL,
         *,
         method: str,
         plan: BodyPlanner,
         stop_at: StopAt | None = None,
         max_bytes: int | None = None,
     ) -> FetchedResource:
-        current = URL(url)
+        current = url if isinstance(url, URL) else URL(url)
         redirects: list[str] = []
         while True:
             async with self._open(current, method=method) as resp:
@@ -226,7 +242,7 @@ class Fetcher:
                 if method == "GET":
                     body, truncated, ctype = await self._read(resp, ctype, plan, stop_at, max_bytes)
                 return FetchedResource(
-                    url=url, final_url=str(current), method=method, status=resp.status,
+                    url=str(url), final_url=str(current) if redirects else str(url), method=method, status=resp.status,
                     headers=HeaderMap(resp.raw_headers), body=body, truncated=truncated,
                     content_type=ctype, redirects=tuple(redirects),
                 )  # fmt: skip

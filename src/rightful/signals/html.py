@@ -59,15 +59,18 @@ _LABEL_MAP = {
 }
 _NOT_WEB = frozenset({"idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf_7", "undefined", "mbcs", "oem"})
 #: A tag opening: comment, bogus comment (``<!DOCTYPE``, ``<?xml``, ``</ x>``), or a start/end tag name.
-_OPEN = re.compile(r"<(?:(?P<comment>!--)|(?P<bogus>[!?]|/(?![A-Za-z]))|(?P<slash>/)?(?P<name>[A-Za-z][^\s/>]*+))")
+_OPEN = re.compile(
+    r"<(?:(?P<comment>!--)|(?P<bogus>[!?]|/(?![A-Za-z]))|(?P<slash>/)?(?P<name>[A-Za-z][^\s/>]*+))", re.ASCII
+)
 #: The rest of a tag up to its ``>``: quotes only open a value after ``=``; possessive, so no backtracking.
-_TAG_REST = re.compile(r"""(?:[^>"'=]++|=\s*+"[^"]*+"|=\s*+'[^']*+'|=|["'])*+>""")
+_TAG_REST = re.compile(r"""(?:[^>"'=]++|=\s*+"[^"]*+"|=\s*+'[^']*+'|=|["'])*+>""", re.ASCII)
 _ATTR = re.compile(
-    r"""(?P<name>[^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"(?P<dq>[^"]*+)"|'(?P<sq>[^']*+)'|(?P<uq>[^\s>]*+)))?"""
+    r"""(?P<name>[^\s/>=][^\s/>=]*+)(?:\s*+=\s*+(?:"(?P<dq>[^"]*+)"|'(?P<sq>[^']*+)'|(?P<uq>[^\s>]*+)))?""",
+    re.ASCII,
 )
 #: Elements whose content is text up to their end tag (a ``<body>`` inside a script is not a body).
 _RAW_TEXT = {
-    name: re.compile(rf"</{name}(?=[\s/>])", re.I)
+    name: re.compile(rf"</{name}(?=[\s/>])", re.I | re.ASCII)
     for name in ("script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes")
 }
 

@@ -74,6 +74,7 @@ _EXTENSION_NAMES: Final = {
     _AI_DISALLOW: "DisallowAITraining", _LICENSE: "License",
 }  # fmt: skip
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_BYTE_LINE_END = re.compile(rb"\r\n|\r|\n")
 _NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%")
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
@@ -242,24 +243,25 @@ def _request_path(path: str) -> str:
 
 
 def _decode(data: bytes | str, max_bytes: int) -> tuple[str, bool, list[str]]:
-    """Text to parse, whether it was truncated, and notes (encoding fallback)."""
-    notes: list[str] = []
-    if isinstance(data, str):
-        encoded_len = len(data.encode("utf-8", "surrogatepass"))
-        truncated = encoded_len > max_bytes
-        text = data.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore") if truncated else data
-        return text.removeprefix("\ufeff"), truncated, notes
-    truncated = len(data) > max_bytes
-    body = data[:max_bytes].removeprefix(b"\xef\xbb\xbf")
+    """Text to parse, whether it was truncated, and notes. Never raises."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    truncated = len(raw) > max_bytes
+    body = raw[:max_bytes]
+    if truncated:  # a line cut by the limit may be a shortened rule (`/priv` of `/private`): drop it
+        body = body[: max(body.rfind(b"\n"), body.rfind(b"\r")) + 1]
+    body = body.removeprefix(b"\xef\xbb\xbf")
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if truncated and exc.start >= len(body) - 3:  # cut inside a multi-byte character by the size limit
-            text = body[: exc.start].decode("utf-8", "replace")
-        else:
-            text = body.decode("latin-1")
-            notes.append("not valid UTF-8: decoded as Latin-1")
-    return text, truncated, notes
+        return body.decode("utf-8"), truncated, []
+    except UnicodeDecodeError:
+        lines = [_line_text(line) for line in _BYTE_LINE_END.split(body)]
+        return "\n".join(lines), truncated, ["not valid UTF-8: lines that are not were decoded as Latin-1"]
+
+
+def _line_text(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
 
 
 def _split(value: str) -> tuple[str, str]:

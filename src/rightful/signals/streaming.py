@@ -49,17 +49,31 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (roughly twice aiohttp's request rate), else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(coro)
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even when the caller already has a running loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = _run(coro)
         except BaseException as exc:
             box["error"] = exc
 
@@ -102,7 +116,7 @@ def iterate_in_thread(agen: AsyncIterator[T], *, buffer: int = 1024) -> Iterator
                 await agen.aclose()  # type: ignore[attr-defined]
             put(_DONE)
 
-    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="rightful-stream", daemon=True)
+    thread = threading.Thread(target=lambda: _run(pump()), name="rightful-stream", daemon=True)
     thread.start()
     try:
         while True:

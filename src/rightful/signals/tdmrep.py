@@ -157,9 +157,10 @@ def resolve(signals: Sequence[Signal]) -> list[Signal]:
         return list(signals)
     winner = max(stated, key=lambda s: (_rank(s), Decision.RESERVED in s.values.values()))
     place = str(winner.details.get("place"))
+    losers = {id(s) for s in stated if s is not winner}
     out: list[Signal] = []
     for signal in signals:
-        if signal in stated and signal is not winner:
+        if id(signal) in losers:
             details = {**signal.details, "overridden_by": place}
             signal = dataclasses.replace(signal, values={}, details=details)
         out.append(signal)
@@ -444,7 +445,7 @@ def _normalise(text: str) -> str:
 
 
 def _glob_match(pieces: tuple[str, ...], anchored: bool, path: str) -> bool:
-    """Leftmost-first glob matching: linear in the path, no regex backtracking on hostile patterns."""
+    """Leftmost-first glob matching (correct for ``*``-only globs): no regex, so no backtracking blow-up."""
     first = pieces[0]
     if not path.startswith(first):
         return False
@@ -560,10 +561,11 @@ def parse_policy(body: bytes, *, url: str, content_type: str | None = None) -> T
     way to know the conditions. An HTML page is a human-readable policy.
     """
     mime = (content_type or "").split(";")[0].strip().lower()
-    if mime in ("text/html", "application/xhtml+xml"):
+    if mime in ("text/html", "application/xhtml+xml") or (not mime and body.lstrip()[:1] == b"<"):
+        what = mime or "markup"
         return ItemError(
             "tdmrep-policy-human-readable",
-            f"the TDM policy is a web page ({mime}): read its terms at {url}",
+            f"the TDM policy is a web page ({what}), not an ODRL offer: read its terms at {url}",
             POLICY_PROTOCOL,
             url,
         )
