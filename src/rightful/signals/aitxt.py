@@ -65,7 +65,8 @@ class AiTxt:
     @classmethod
     def from_document(cls, doc: OriginDocument, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AiTxt:
         if doc.state is DocumentState.OK:
-            return cls(RobotsTxt.parse(doc.body, max_bytes=max_bytes, dialect="ai.txt"), status=doc.status)
+            robots = RobotsTxt.parse(doc.body, max_bytes=max_bytes, dialect="ai.txt", status=doc.status)
+            return cls(robots, status=doc.status)
         return cls(RobotsTxt(state=doc.state, status=doc.status), state=doc.state, status=doc.status)
 
     def evaluate(

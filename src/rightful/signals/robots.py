@@ -1,10 +1,11 @@
 """robots.txt (RFC 9309), read for crawl permission and for AI-training reservations, plus its extensions.
 
 Parsing follows RFC 9309 and, where the RFC is silent, Google's reference parser (so our crawl answers agree
-with the crawler most sites test against): user-agent values are reduced to their product token and matched
-case-insensitively as whole tokens; all groups naming a token are merged; ``*`` applies only when none does;
-only ``Allow``/``Disallow`` lines end a run of ``User-agent`` lines (``Sitemap``, unknown and extension lines
-do not); the longest pattern in octets wins and ``Allow`` wins a tie; ``/robots.txt`` is always allowed.
+with the crawler most sites test against): user-agent values are reduced to their product token (digits kept:
+see :func:`~rightful.signals.agents.product_token`) and matched case-insensitively as whole tokens; all groups
+naming a token are merged; ``*`` applies only when none does; only ``Allow``/``Disallow`` lines end a run of
+``User-agent`` lines (``Sitemap``, unknown and extension lines do not); the longest pattern in octets wins and
+``Allow`` wins a tie; ``/robots.txt`` is always allowed.
 
 A site's AI-training reservation is read from how it treats the crawlers of AI companies
 (:mod:`rightful.signals.agents`), not only from our own token: under the default ``any-ai-token`` policy a
@@ -82,6 +83,7 @@ _HTML = re.compile(r"\s*<(?:!doctype\s+html|html|head|body|title|\?xml|!--)", re
 _EXTENSION_GLOB = re.compile(r"\*\.[A-Za-z0-9]+\$?")
 _ROBOTS_PATH: Final = "/robots.txt"
 _EVIDENCE_CACHE: Final = 4096
+_PLAN_CACHE: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +376,7 @@ class RobotsTxt:
         "_plans",
         "_selected",
         "_star",
+        "is_html",
         "licences",
         "notes",
         "rule_lines",
@@ -391,12 +394,15 @@ class RobotsTxt:
         state: DocumentState = DocumentState.OK,
         status: int | None = None,
         truncated: bool = False,
+        html: bool = False,
         notes: Iterable[str] = (),
     ) -> None:
         parser = parser or _Parser(dialect="robots")
         self.state = state
         self.status = status
         self.truncated = truncated
+        #: The body was an HTML page (an error page served with 200), so no rules were read.
+        self.is_html = html
         self.notes: tuple[str, ...] = (*notes, *parser.notes)
         self.sitemaps: tuple[str, ...] = tuple(parser.sitemaps)
         self.licences: tuple[RobotsExtension, ...] = tuple(parser.licences)
@@ -416,17 +422,29 @@ class RobotsTxt:
         self._evidence: dict[tuple[Any, ...], _Evidence] = {}
 
     @classmethod
-    def parse(cls, data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES, dialect: Dialect = "robots") -> RobotsTxt:
-        """Parse a robots.txt body. Never raises: what cannot be read is skipped and noted."""
-        text, truncated, notes = _decode(data, max_bytes)
+    def parse(
+        cls,
+        data: bytes | str,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        dialect: Dialect = "robots",
+        status: int | None = None,
+        truncated: bool = False,
+    ) -> RobotsTxt:
+        """Parse a robots.txt body. Never raises: what cannot be read is skipped and noted.
+
+        ``truncated`` says the fetcher already cut the body (it is recorded like a cut made here).
+        """
+        text, cut, notes = _decode(data, max_bytes)
         parser = _Parser(dialect=dialect)
-        if _HTML.match(text[:512]):
+        html = _HTML.match(text[:512]) is not None
+        if html:
             notes.append("the body is an HTML page, not a robots.txt file: no rules read")
         else:
             parser.feed(text)
-        if truncated:
-            notes.append(f"only the first {max_bytes} bytes were parsed (RFC 9309 §2.5)")
-        return cls(parser, truncated=truncated, notes=notes)
+        if cut or truncated:
+            notes.append(f"only the first {min(max_bytes, len(data))} bytes were parsed (RFC 9309 §2.5)")
+        return cls(parser, status=status, truncated=cut or truncated, html=html, notes=notes)
 
     @classmethod
     def from_document(
@@ -434,10 +452,7 @@ class RobotsTxt:
     ) -> RobotsTxt:
         """The rules for a fetch outcome: OK → the body; unavailable → allow all; unreachable → disallow all."""
         if doc.state is DocumentState.OK:
-            parsed = cls.parse(doc.body, max_bytes=max_bytes, dialect=dialect)
-            parsed.status = doc.status
-            parsed.truncated = parsed.truncated or doc.truncated
-            return parsed
+            return cls.parse(doc.body, max_bytes=max_bytes, dialect=dialect, status=doc.status, truncated=doc.truncated)
         note = f"{doc.error}" if doc.error else ""
         return cls(state=doc.state, status=doc.status, notes=(note,) if note else ())
 
@@ -445,10 +460,6 @@ class RobotsTxt:
     def groups(self) -> tuple[RobotsGroup, ...]:
         """The groups as written, in file order."""
         return tuple(g.public() for g in self._groups)
-
-    @property
-    def is_html(self) -> bool:
-        return any("HTML page" in n for n in self.notes)
 
     def group_for(self, token: str) -> RobotsGroup | None:
         """The merged group that applies to ``token`` (its own groups, else ``*``), or None."""
@@ -559,15 +570,17 @@ class RobotsTxt:
             findings.licence.append(
                 LicenceConstraint(source="rsl", location=ctx.location, licence=lic.value, terms=lic.raw)
             )
-        for note in self.notes:
-            if "HTML page" in note:
-                findings.error("robots-html-body", note, protocol="robots.txt", location=ctx.location)
+        if self.is_html:
+            message = "robots.txt body is an HTML page, not robots.txt: no rules read (everything allowed)"
+            findings.error("robots-html-body", message, protocol="robots.txt", location=ctx.location)
         return tuple(findings.signals), tuple(findings.licence), tuple(findings.errors)
 
     def _plan(self, own_token: str, agents: AgentList) -> _Plan:
         key = (own_token.lower(), id(agents))
         plan = self._plans.get(key)
         if plan is None or plan.agents is not agents:
+            if len(self._plans) >= _PLAN_CACHE:  # callers building a fresh AgentList per call
+                self._plans.clear()
             plan = self._plans[key] = _Plan.build(self, own_token, agents)
         return plan
 
