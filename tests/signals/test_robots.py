@@ -303,6 +303,21 @@ def test_large_files_are_truncated_and_the_truncation_recorded() -> None:
     assert any("524288 bytes" in n for n in notes)
 
 
+def test_a_line_cut_by_the_size_limit_is_dropped() -> None:
+    """A rule cut in half by max_bytes (`/priv` of `/private`) is not read as a shorter, broader rule."""
+    robots = RobotsTxt.parse(b"User-agent: *\nDisallow: /a\nDisallow: /private\n", max_bytes=36)
+    assert robots.truncated
+    assert not robots.match(OWN_TOKEN, "/a").allowed
+    assert robots.match(OWN_TOKEN, "/priv").allowed
+    assert robots.match(OWN_TOKEN, "/private").allowed
+
+
+def test_truncation_by_the_fetcher_is_recorded() -> None:
+    """A body the fetcher already cut is marked truncated too."""
+    doc = OriginDocument(url=LOCATION, state=DocumentState.OK, status=200, body=b"User-agent: *\n", truncated=True)
+    assert RobotsTxt.from_document(doc).truncated
+
+
 def test_at_least_500_kib_is_parsed() -> None:
     """A rule just under 500 KiB into the file is still read."""
     body = "User-agent: *\n" + ("#" * 1000 + "\n") * 500 + "Disallow: /deep\n"
@@ -315,6 +330,14 @@ def test_non_utf8_bytes_are_tolerated() -> None:
     robots = RobotsTxt.parse("User-agent: *\nDisallow: /café\n".encode("latin-1"))
     assert not robots.match(OWN_TOKEN, "/caf%C3%A9").allowed
     assert any("Latin-1" in n for n in robots.notes)
+
+
+def test_mixed_encodings_are_decoded_line_by_line() -> None:
+    """One Latin-1 line does not spoil the UTF-8 lines around it."""
+    body = "User-agent: *\nDisallow: /naïve\n".encode() + "Disallow: /été\n".encode("latin-1")
+    robots = RobotsTxt.parse(body)
+    assert not robots.match(OWN_TOKEN, "/na%C3%AFve").allowed
+    assert not robots.match(OWN_TOKEN, "/%C3%A9t%C3%A9").allowed
 
 
 def test_binary_garbage_yields_no_rules() -> None:
@@ -340,6 +363,20 @@ def test_rules_keep_their_line_numbers_and_raw_text() -> None:
     robots = RobotsTxt.parse("# x\n\nUser-agent: *\nDisallow: /x  # private\n")
     rule = robots.groups[0].rules[0]
     assert (rule.allow, rule.pattern, rule.line, rule.raw) == (False, "/x", 4, "Disallow: /x  # private")
+
+
+def test_match_many_group_for_and_fallback() -> None:
+    """match_many answers several tokens at once; group_for and falls_to_star say which group applies."""
+    robots = RobotsTxt.parse("User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nDisallow: /x\n")
+    answers = robots.match_many(["GPTBot", "CCBot", OWN_TOKEN], "/page")
+    assert [answers[t].allowed for t in ("GPTBot", "CCBot", OWN_TOKEN)] == [False, True, True]
+    assert answers["CCBot"].group == ("*",)
+    assert robots.falls_to_star("CCBot")
+    assert not robots.falls_to_star("gptbot")
+    group = robots.group_for("GPTBot")
+    assert group is not None
+    assert group.agents == ("GPTBot",)
+    assert RobotsTxt.parse("User-agent: a\nDisallow: /\n").group_for("b") is None
 
 
 # --- purposes and evidence ------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ __all__ = [
     "header_findings",
     "parse_content_signal",
     "parse_content_usage",
+    "signal_findings",
+    "usage_findings",
 ]
 
 #: The aipref vocabulary draft whose labels :data:`LABELS` implements.
@@ -210,31 +212,41 @@ def content_usage_findings(
     document_hash: str | None = None,
 ) -> Findings:
     """Findings for the ``Content-Usage`` field lines of one response (all of them, in order)."""
-    return _usage_findings(values, location=location, line=line, fetched_at=fetched_at, document_hash=document_hash)
+    if not values:
+        return Findings()
+    usage = parse_content_usage(", ".join(values))
+    rule = f"Content-Usage: {usage.raw}"
+    return usage_findings(
+        usage, location=location, rule=rule, line=line, fetched_at=fetched_at, document_hash=document_hash
+    )
 
 
-def _usage_findings(
-    values: Sequence[str],
+def usage_findings(
+    usage: ContentUsage,
     *,
     location: str,
+    rule: str,
+    raw: str | None = None,
     line: int | None = None,
     fetched_at: datetime | None = None,
     document_hash: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Findings:
+    """The signal (protocol ``aipref``) and errors for one parsed, possibly combined, statement."""
     findings = Findings()
-    if not values:
-        return findings
-    usage = parse_content_usage(", ".join(values))
+    where = f"{rule}" if line is None else f"{rule} (line {line})"
     if usage.error:
-        findings.error("aipref-parse", f"Content-Usage: {usage.error}", protocol="aipref", location=location)
-    _legacy_errors(findings, usage, location=location)
+        findings.error("aipref-parse", f"{where}: {usage.error}", protocol="aipref", location=location)
+        rule += " (unparsable: every label unknown)"
+    for label in usage.legacy:
+        message = f"{where}: label {label!r} is from an earlier aipref draft; no purpose value given"
+        findings.error("legacy-label", message, protocol="aipref", location=location)
     findings.signals.append(
         Signal(
             protocol="aipref",
             location=location,
-            raw=usage.raw,
-            rule=f"Content-Usage: {usage.raw}" + (" (unparsable: every label unknown)" if usage.error else ""),
+            raw=usage.raw if raw is None else raw,
+            rule=rule,
             values=usage.values(),
             line=line,
             fetched_at=fetched_at,
@@ -243,16 +255,6 @@ def _usage_findings(
         )
     )
     return findings
-
-
-def _legacy_errors(findings: Findings, usage: ContentUsage, *, location: str) -> None:
-    for label in usage.legacy:
-        findings.error(
-            "legacy-label",
-            f"Content-Usage label {label!r} is from an earlier aipref draft; no purpose value given",
-            protocol="aipref",
-            location=location,
-        )
 
 
 def content_signal_findings(
@@ -264,22 +266,28 @@ def content_signal_findings(
     document_hash: str | None = None,
 ) -> Findings:
     """Findings for the ``Content-Signal`` field lines of one response (or one robots.txt line)."""
-    return _signal_findings(values, location=location, line=line, fetched_at=fetched_at, document_hash=document_hash)
+    if not values:
+        return Findings()
+    parsed = parse_content_signal(", ".join(values))
+    rule = f"Content-Signal: {parsed.raw}"
+    return signal_findings(
+        parsed, location=location, rule=rule, line=line, fetched_at=fetched_at, document_hash=document_hash
+    )
 
 
-def _signal_findings(
-    values: Sequence[str],
+def signal_findings(
+    parsed: ContentSignal,
     *,
     location: str,
+    rule: str,
+    raw: str | None = None,
     line: int | None = None,
     fetched_at: datetime | None = None,
     document_hash: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Findings:
+    """The signal (protocol ``content-signal``) and errors for one parsed, possibly combined, statement."""
     findings = Findings()
-    if not values:
-        return findings
-    parsed = parse_content_signal(", ".join(values))
     for member in parsed.unknown:
         findings.error(
             "content-signal-unknown-key",
@@ -291,8 +299,8 @@ def _signal_findings(
         Signal(
             protocol="content-signal",
             location=location,
-            raw=parsed.raw,
-            rule=f"Content-Signal: {parsed.raw}",
+            raw=parsed.raw if raw is None else raw,
+            rule=rule,
             values=parsed.values(),
             line=line,
             fetched_at=fetched_at,
@@ -305,20 +313,18 @@ def _signal_findings(
 
 def header_findings(headers: HeaderMap, *, url: str, fetched_at: datetime | None = None) -> Findings:
     """Findings for the ``Content-Usage`` and ``Content-Signal`` headers of one response for ``url``."""
-    findings = _usage_findings(
-        _non_empty(headers.get_all("Content-Usage")),
-        location=url,
-        fetched_at=fetched_at,
-        extra={"header": "Content-Usage"},
-    )
-    return findings.extend(
-        _signal_findings(
-            _non_empty(headers.get_all("Content-Signal")),
-            location=url,
-            fetched_at=fetched_at,
-            extra={"header": "Content-Signal"},
-        )
-    )
+    findings = Findings()
+    if usage := _non_empty(headers.get_all("Content-Usage")):
+        parsed = parse_content_usage(", ".join(usage))
+        rule = f"Content-Usage header: {parsed.raw}"
+        extra = {"header": "Content-Usage"}
+        findings.extend(usage_findings(parsed, location=url, rule=rule, fetched_at=fetched_at, extra=extra))
+    if signal := _non_empty(headers.get_all("Content-Signal")):
+        parsed_signal = parse_content_signal(", ".join(signal))
+        rule = f"Content-Signal header: {parsed_signal.raw}"
+        extra = {"header": "Content-Signal"}
+        findings.extend(signal_findings(parsed_signal, location=url, rule=rule, fetched_at=fetched_at, extra=extra))
+    return findings
 
 
 def _non_empty(values: Iterable[str]) -> list[str]:

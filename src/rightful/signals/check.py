@@ -219,7 +219,7 @@ class Checker:
                 findings.error("tdm-policy", f"policy not available: {doc.error}", protocol="tdmrep-policy",
                                location=policy_url)  # fmt: skip
                 continue
-            parsed = tdmrep.parse_policy(doc.body, url=policy_url)
+            parsed = tdmrep.parse_policy(doc.body, url=policy_url, content_type=doc.content_type)
             if isinstance(parsed, ItemError):
                 findings.errors.append(parsed)
             else:

@@ -38,6 +38,8 @@ from rightful.signals.aipref import (
     combine_content_usage,
     parse_content_signal,
     parse_content_usage,
+    signal_findings,
+    usage_findings,
 )
 from rightful.signals.base import DocumentState, Findings, OriginDocument
 
@@ -607,6 +609,9 @@ class _Context:
     fetched_at: datetime | None
     document_hash: str | None
 
+    def fields(self) -> dict[str, Any]:
+        return {"location": self.location, "fetched_at": self.fetched_at, "document_hash": self.document_hash}
+
     def signal(
         self,
         protocol: str,
@@ -738,7 +743,7 @@ def _mining_signal(plan: _Plan, own: RobotsRule | None, training: Signal, *, ctx
         rule = f"{own.raw} (line {own.line}) in group for {label} allows this path"
     else:
         rule = f"no rule disallows this path for {plan.own_token}"
-    details = {"ai-training": "repeated from the robots.txt ai-training signal (token policy)"}
+    details = {"ai_training": "repeated from the robots.txt ai-training signal (token policy)"}
     return ctx.signal("robots.txt", own.raw if own else "", rule, values, own.line if own else None, details)
 
 
@@ -796,19 +801,11 @@ class _Hits:
         if self.usage:
             usage = combine_content_usage([u for _, u, _ in self.usage])
             words, raw, line = _statement_evidence(self.usage, where)
-            if usage.error:
-                findings.error("aipref-parse", f"{words}: {usage.error}", protocol="aipref", location=ctx.location)
-            for label in usage.legacy:
-                message = f"Content-Usage label {label!r} (line {line}) is from an earlier aipref draft"
-                findings.error("legacy-label", message, protocol="aipref", location=ctx.location)
-            findings.signals.append(ctx.signal("aipref", raw, words, usage.values(), line, usage.details()))
+            findings.extend(usage_findings(usage, rule=words, raw=raw, line=line, **ctx.fields()))
         if self.signals:
             signal = combine_content_signals([s for _, s, _ in self.signals])
             words, raw, line = _statement_evidence(self.signals, where)
-            for member in signal.unknown:
-                message = f"Content-Signal member {member!r} (line {line}) is not search, ai-train or ai-input"
-                findings.error("content-signal-unknown-key", message, protocol="content-signal", location=ctx.location)
-            findings.signals.append(ctx.signal("content-signal", raw, words, signal.values(), line, signal.details()))
+            findings.extend(signal_findings(signal, rule=words, raw=raw, line=line, **ctx.fields()))
 
 
 _NO_HITS: Final = _Hits()
