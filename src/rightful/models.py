@@ -59,12 +59,16 @@ def expand_values(values: Mapping[Purpose, Decision]) -> dict[Purpose, Decision]
     """Carry a signal's statement about a broader purpose down to the narrower ones it contains.
 
     A reservation of a broader purpose always reserves the narrower one. A permission of a broader purpose
-    applies to a narrower one only where the same signal says nothing more specific about it.
+    applies to a narrower one only where the same signal says nothing more specific about it; a signal marks
+    "this statement does not speak to that narrower purpose" with ``Decision.UNKNOWN``, which blocks the
+    permission from carrying down and is then dropped (a signal never *states* unknown).
     """
     out: dict[Purpose, Decision] = {p: d for p, d in values.items() if d is not Decision.UNKNOWN}
+    silent = {p for p, d in values.items() if d is Decision.UNKNOWN}
     for narrow in (Purpose.AI_TRAINING, Purpose.GENAI_TRAINING):  # broad to narrow, so chains resolve
         broad = out.get(BROADER[narrow])
-        if broad is Decision.RESERVED or (broad is Decision.ALLOWED and narrow not in out):
+        speaks = narrow in out or narrow in silent
+        if broad is Decision.RESERVED or (broad is Decision.ALLOWED and not speaks):
             out[narrow] = broad
     return out
 

@@ -84,3 +84,11 @@ def test_one_reservation_always_reserves(values: list[dict[Purpose, Decision]]) 
     for purpose in Purpose:
         expected = any(s.values.get(purpose) is Decision.RESERVED for s in signals)
         assert (verdicts[purpose].decision is Decision.RESERVED) == expected
+
+
+def test_unknown_marks_a_narrower_purpose_as_not_spoken_to() -> None:
+    """A permission of data-mining does not carry to ai-training when the signal marks it unknown."""
+    signal = _signal("robots.txt", data_mining=Decision.ALLOWED, ai_training=Decision.UNKNOWN)
+    assert signal.values == {Purpose.DATA_MINING: Decision.ALLOWED}
+    verdicts = combine([signal], policy="most-permissive")
+    assert verdicts[Purpose.AI_TRAINING].decision is Decision.UNKNOWN

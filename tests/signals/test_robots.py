@@ -409,11 +409,12 @@ def test_own_disallow_reserves_data_mining() -> None:
 
 
 def test_allowed_data_mining_does_not_imply_allowed_training() -> None:
-    """The data-mining signal repeats the ai-training answer instead of carrying `allowed` down to it."""
+    """The data-mining signal leaves ai-training to the training signal instead of carrying `allowed` down."""
     ev = evaluate("User-agent: GPTBot\nDisallow: /\n", "/x")
     mining = signal(ev, "robots.txt", Purpose.DATA_MINING)
     assert mining.values[Purpose.DATA_MINING] is Decision.ALLOWED
-    assert mining.values[Purpose.AI_TRAINING] is Decision.RESERVED
+    assert Purpose.AI_TRAINING not in mining.values
+    assert decision(ev, Purpose.AI_TRAINING) is Decision.RESERVED
 
 
 def test_search_tokens_decide_search() -> None:

@@ -564,7 +564,7 @@ class RobotsTxt:
         findings = Findings()
         training = _training_signal(plan, decided, policy=policy, ctx=ctx, notes=self.notes)
         findings.signals.append(training)
-        findings.signals.append(_mining_signal(plan, own, training, ctx=ctx))
+        findings.signals.append(_mining_signal(plan, own, ctx=ctx))
         findings.signals.append(_search_signal(plan, decided, ctx=ctx))
         if plan.own is not None:
             hits.emit(findings, plan.own, ctx=ctx)
@@ -727,7 +727,7 @@ def _training_signal(
     return ctx.signal("robots.txt", own.raw if own else "", rule, values, own.line if own else None, details)
 
 
-def _mining_signal(plan: _Plan, own: RobotsRule | None, training: Signal, *, ctx: _Context) -> Signal:
+def _mining_signal(plan: _Plan, own: RobotsRule | None, *, ctx: _Context) -> Signal:
     """Our own token decides data-mining (we are a TDM agent)."""
     label = _label(plan.own_token, plan.fallback)
     if own is not None and not own.allow:
@@ -736,14 +736,14 @@ def _mining_signal(plan: _Plan, own: RobotsRule | None, training: Signal, *, ctx
         skipped = [f"{e.directive} (line {e.line})" for e in plan.own.extensions] if plan.own else []
         details: dict[str, Any] = {"extensions_not_applied": skipped} if skipped else {}
         return ctx.signal("robots.txt", own.raw, rule, {Purpose.DATA_MINING: Decision.RESERVED}, own.line, details)
-    # An allowed data-mining would otherwise carry down to ai-training (models.expand_values) and contradict
-    # the ai-training signal under a most-permissive combination: repeat that signal's own answer.
-    values = {Purpose.DATA_MINING: Decision.ALLOWED, Purpose.AI_TRAINING: training.values[Purpose.AI_TRAINING]}
+    # Our crawl permission says nothing about the AI-training tokens, which the training signal answers:
+    # mark ai-training as not spoken to, so the permission does not carry down (models.expand_values).
+    values = {Purpose.DATA_MINING: Decision.ALLOWED, Purpose.AI_TRAINING: Decision.UNKNOWN}
     if own is not None:
         rule = f"{own.raw} (line {own.line}) in group for {label} allows this path"
     else:
         rule = f"no rule disallows this path for {plan.own_token}"
-    details = {"ai_training": "repeated from the robots.txt ai-training signal (token policy)"}
+    details = {"ai_training": "answered by the robots.txt ai-training signal (token policy)"}
     return ctx.signal("robots.txt", own.raw if own else "", rule, values, own.line if own else None, details)
 
 
