@@ -64,6 +64,8 @@ def expand_values(values: Mapping[Purpose, Decision]) -> dict[Purpose, Decision]
     permission from carrying down and is then dropped (a signal never *states* unknown).
     """
     out: dict[Purpose, Decision] = {p: d for p, d in values.items() if d is not Decision.UNKNOWN}
+    if Purpose.DATA_MINING not in out and Purpose.AI_TRAINING not in out:
+        return out  # nothing broader to carry down
     silent = {p for p, d in values.items() if d is Decision.UNKNOWN}
     for narrow in (Purpose.AI_TRAINING, Purpose.GENAI_TRAINING):  # broad to narrow, so chains resolve
         broad = out.get(BROADER[narrow])

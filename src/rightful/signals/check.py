@@ -84,6 +84,7 @@ _HEAD_FIRST = frozenset(
     ]
 )
 _POLICY_MAX_BYTES = 256 * 1024
+_POLICY_MEMORY = 1024
 
 
 def body_plan(media_type: str | None) -> BodyMode:
@@ -110,6 +111,7 @@ class Checker:
         self.agents: AgentList = load_agents()
         self.fetcher = Fetcher(settings, resolver=resolver)
         self._origins = OriginRulesCache(self.fetcher)
+        self._policies: dict[str, Findings] = {}
 
     async def __aenter__(self) -> Checker:
         await self.fetcher.__aenter__()
@@ -209,21 +211,35 @@ class Checker:
             if s.protocol == "tdmrep" and s.details.get("policy") and Purpose.DATA_MINING in s.values
         }
         for policy_url in sorted(urls):
-            try:
-                _parse_url(policy_url)
-            except InvalidInput as exc:
-                findings.error("tdm-policy", str(exc), protocol="tdmrep-policy", location=policy_url)
-                continue
-            doc = await self.fetcher.document(policy_url, max_bytes=_POLICY_MAX_BYTES)
-            if doc.error or not doc.body:
-                findings.error("tdm-policy", f"policy not available: {doc.error}", protocol="tdmrep-policy",
-                               location=policy_url)  # fmt: skip
-                continue
-            parsed = tdmrep.parse_policy(doc.body, url=policy_url, content_type=doc.content_type)
-            if isinstance(parsed, ItemError):
-                findings.errors.append(parsed)
-            else:
-                findings.extend(tdmrep.policy_findings(parsed, location=policy_url))
+            found = self._policies.get(policy_url)
+            if found is None:
+                found = await self._policy_findings(policy_url)
+                if len(self._policies) >= _POLICY_MEMORY:
+                    self._policies.pop(next(iter(self._policies)))
+                self._policies[policy_url] = found
+            findings.signals.extend(found.signals)
+            findings.errors.extend(found.errors)
+
+    async def _policy_findings(self, policy_url: str) -> Findings:
+        """One policy, fetched (cached across runs) and parsed once per run: many items share a policy."""
+        findings = Findings()
+        try:
+            _parse_url(policy_url)
+        except InvalidInput as exc:
+            findings.error("tdm-policy", str(exc), protocol="tdmrep-policy", location=policy_url)
+            return findings
+        doc = await self.fetcher.document(policy_url, max_bytes=_POLICY_MAX_BYTES)
+        if doc.error or not doc.body:
+            findings.error(
+                "tdm-policy", f"policy not available: {doc.error}", protocol="tdmrep-policy", location=policy_url
+            )
+            return findings
+        parsed = tdmrep.parse_policy(doc.body, url=policy_url, content_type=doc.content_type)
+        if isinstance(parsed, ItemError):
+            findings.errors.append(parsed)
+        else:
+            findings.extend(tdmrep.policy_findings(parsed, location=policy_url))
+        return findings
 
 
 def build_result(

@@ -31,16 +31,20 @@ def combine(
 ) -> dict[Purpose, Verdict]:
     """One :class:`Verdict` per purpose; ``deciding`` holds every signal that gave the winning decision."""
     first, second = _ORDER[policy]
+    by_decision: dict[tuple[Purpose, Decision], list[Signal]] = {}
+    for signal in signals:
+        for purpose, decision in signal.values.items():
+            by_decision.setdefault((purpose, decision), []).append(signal)
     verdicts: dict[Purpose, Verdict] = {}
     for purpose in purposes:
-        decision = Decision.UNKNOWN
-        deciding: tuple[Signal, ...] = ()
-        for wanted in (first, second):
-            hits = tuple(s for s in signals if s.values.get(purpose) is wanted)
-            if hits:
-                decision, deciding = wanted, hits
-                break
-        verdicts[purpose] = Verdict(purpose=purpose, decision=decision, policy=policy, deciding=deciding)
+        hits = by_decision.get((purpose, first))
+        decision = first
+        if hits is None:
+            hits, decision = by_decision.get((purpose, second)), second
+        if hits is None:
+            verdicts[purpose] = Verdict(purpose=purpose, decision=Decision.UNKNOWN, policy=policy)
+        else:
+            verdicts[purpose] = Verdict(purpose=purpose, decision=decision, policy=policy, deciding=tuple(hits))
     return verdicts
 
 
