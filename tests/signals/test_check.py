@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -313,3 +315,25 @@ def test_check_response_matches_check_url(publisher: MakePublisher) -> None:
     offline = check_response("https://example.org/p", {"x-robots-tag": "noai"}, fetch_origin=False)
     assert offline.decision("ai-training") is Decision.RESERVED
     assert offline.crawl_allowed is None
+
+
+def test_stopping_early_cancels_the_rest_promptly(publisher: MakePublisher) -> None:
+    """Breaking out of check_urls stops the run: in-flight checks are cancelled, nothing hangs."""
+    pub = publisher(Site(robots_txt="User-agent: *\nAllow: /\n", default=Resource(body=PAGE.body, delay=0.5)))
+    urls = (pub.url(0, f"/slow/{n}") for n in range(10_000))
+    started = time.monotonic()
+    for result in check_urls(urls, settings=_settings(concurrency=16)):
+        assert result.decision("ai-training") is Decision.ALLOWED
+        break
+    assert time.monotonic() - started < 10
+    assert pub.total_requests() < 200
+
+
+def test_lines_of_a_file_are_accepted_as_they_are(publisher: MakePublisher, tmp_path: Path) -> None:
+    """Newlines are stripped and blank lines skipped, so check_urls(open(path)) just works."""
+    pub = publisher(Site(robots_txt="User-agent: *\nAllow: /\n", default=PAGE))
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{pub.url(0, '/a')}\n\n  {pub.url(0, '/b')}  \n", encoding="utf-8")
+    with listing.open(encoding="utf-8") as fh:
+        items = sorted(r.item for r in check_urls(fh, settings=_settings()))
+    assert items == [pub.url(0, "/a"), pub.url(0, "/b")]

@@ -326,22 +326,27 @@ async def acheck_urls(
     tracker = Progress(callback=progress)
     async with Checker(cfg, purposes=parse_purposes(purposes)) as checker:
         pending: set[asyncio.Task[CheckResult]] = set()
-        source = iter(urls)
+        source = (u.strip() for u in urls if u.strip())  # lines of a file work as they are; blanks are no items
         exhausted = False
-        while pending or not exhausted:
-            while not exhausted and len(pending) < window:
-                nxt = next(source, None)
-                if nxt is None:
-                    exhausted = True
+        try:
+            while pending or not exhausted:
+                while not exhausted and len(pending) < window:
+                    nxt = next(source, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    pending.add(asyncio.create_task(_guarded_check(checker, nxt)))
+                if not pending:
                     break
-                pending.add(asyncio.create_task(_guarded_check(checker, nxt)))
-            if not pending:
-                break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                result = task.result()
-                tracker.update(result, checker.fetcher.stats)
-                yield result
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    result = task.result()
+                    tracker.update(result, checker.fetcher.stats)
+                    yield result
+        finally:  # the consumer stopped early (or failed): nothing may keep running behind its back
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _guarded_check(checker: Checker, url: str) -> CheckResult:
