@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test lint typecheck pytest demo bench clean
+.PHONY: help install system-deps test lint typecheck pytest demo bench clean
 
 help:
 	@echo "make test   install everything the tests need, then ruff + mypy --strict + pytest"
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	@bash scripts/system-deps.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -31,7 +34,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint pytest
+test: system-deps lint pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m rightful.testing.demo
