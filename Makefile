@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 help:
 	@echo "make test   install everything the tests need, then ruff + mypy --strict + pytest"
-	@echo "make demo   start a loopback publisher and run 'rightful check' over it"
+	@echo "make demo   build a demo corpus (loopback sites + tagged images) and run 'rightful audit' over it"
 	@echo "make bench  benchmarks side by side with their baselines (bench/)"
 	@echo "make lint   ruff + mypy only"
 
@@ -37,11 +37,12 @@ pytest: $(STAMP)
 test: system-deps lint pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m rightful.testing.demo
+	$(BIN)/python -m rightful.audit.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/python bench/signals/run.py
+	$(BIN)/python bench/audit/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

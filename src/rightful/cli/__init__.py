@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from rightful._version import __version__
+from rightful.cli import audit as _audit
 from rightful.cli import check as _check
 from rightful.cli._common import err_console
 
@@ -43,6 +44,8 @@ def _root(
 
 
 app.command("check")(_check.check)
+app.command("audit")(_audit.audit)
+app.command("training-summary")(_audit.training_summary)
 
 
 def main(argv: list[str] | None = None) -> None:
