@@ -20,10 +20,16 @@ __all__ = [
     "CheckResult",
     "Decision",
     "ItemError",
+    "Fingerprint",
     "LicenceConstraint",
+    "Match",
+    "MatchBand",
     "Purpose",
     "Signal",
+    "TermStatus",
+    "Terms",
     "Verdict",
+    "Work",
     "document_hash",
     "expand_values",
     "utcnow",
@@ -195,13 +201,13 @@ class CheckResult:
         return any(v.decision is Decision.RESERVED for v in self.verdicts.values())
 
     def to_dict(self) -> dict[str, Any]:
+        index = {id(s): i for i, s in enumerate(self.signals)}  # identity, not equality: cheap and exact
         return {
             "item": self.item,
             "kind": self.kind,
             "verdicts": {str(p): str(v.decision) for p, v in self.verdicts.items()},
             "deciding": {
-                str(p): [self.signals.index(s) for s in v.deciding if s in self.signals]
-                for p, v in self.verdicts.items()
+                str(p): [index[id(s)] for s in v.deciding if id(s) in index] for p, v in self.verdicts.items()
             },
             "policy": next(iter(self.verdicts.values())).policy if self.verdicts else None,
             "crawl_allowed": self.crawl_allowed,
@@ -238,3 +244,119 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Iterable):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+# --- works registry vocabulary (issue #5) -------------------------------------------------------------------
+
+
+class TermStatus(StrEnum):
+    """What a rights-holder says about one purpose of a registered work."""
+
+    RESERVED = "reserved"
+    ALLOWED = "allowed"
+    LICENSED = "licensed"  # reserved unless a licence is taken (the licence URL says where)
+
+
+class MatchBand(StrEnum):
+    """How close a match is, strongest first (thresholds in docs/registry.md)."""
+
+    EXACT = "exact"
+    NEAR_DUPLICATE = "near-duplicate"
+    PARTIAL = "partial"
+    SIMILAR = "similar"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """One fingerprint of a work: ``kind`` (``pdq``, ``phash``, ``embedding:<model>``, ``text-minhash``,
+    ``text-winnow``), its bytes, the hasher's quality (PDQ: 0–100) and the region it covers (``full``, a
+    crop window such as ``c80``, or a dihedral variant)."""
+
+    kind: str
+    value: bytes
+    quality: int | None = None
+    region: str = "full"
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = self.value.hex() if len(self.value) <= 64 else f"{len(self.value)} bytes"
+        return {"kind": self.kind, "region": self.region, "quality": self.quality, "value": shown}
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """A work's terms: a status per purpose, plus where to get a licence and whom to ask."""
+
+    purposes: Mapping[Purpose, TermStatus] = field(default_factory=dict)
+    licence: str | None = None
+    contact: str | None = None
+
+    def decision(self, purpose: Purpose) -> Decision:
+        """Licensed counts as reserved: the use needs a licence the registry cannot see."""
+        status = self.purposes.get(purpose)
+        if status is None:
+            return Decision.UNKNOWN
+        return Decision.ALLOWED if status is TermStatus.ALLOWED else Decision.RESERVED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "purposes": {str(p): str(s) for p, s in self.purposes.items()},
+            "licence": self.licence,
+            "contact": self.contact,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A registered creative work with its terms (fingerprints are loaded only when asked for)."""
+
+    id: int
+    owner: str
+    media_type: str
+    digest: str
+    terms: Terms
+    title: str | None = None
+    source: str | None = None
+    size: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    fingerprints: tuple[Fingerprint, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "title": self.title,
+            "media_type": self.media_type,
+            "digest": self.digest,
+            "source": self.source,
+            "size": self.size,
+            "terms": self.terms.to_dict(),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "fingerprints": [f.to_dict() for f in self.fingerprints],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A query that replicates (part of) a registered work: Hamming ``distance`` for hashes, ``score`` for
+    similarities (Jaccard, cosine, span coverage); ``evidence`` says which region, variant or span matched."""
+
+    work: Work
+    band: MatchBand
+    kind: str
+    distance: int | None = None
+    score: float | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"work_id": self.work.id, "band": str(self.band), "kind": self.kind}
+        if self.distance is not None:
+            out["distance"] = self.distance
+        if self.score is not None:
+            out["score"] = round(self.score, 4)
+        out["evidence"] = _jsonable(self.evidence)
+        out["owner"] = self.work.owner
+        out["title"] = self.work.title
+        out["terms"] = self.work.terms.to_dict()
+        return out
