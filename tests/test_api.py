@@ -11,7 +11,7 @@ def test_public_names_are_pinned_and_sorted() -> None:
     assert rightful.__all__ == [
         "CheckResult", "ConfigError", "Decision", "FetchError", "InvalidInput", "ItemError", "LicenceConstraint",
         "MissingDependency", "Purpose", "RightfulError", "Settings", "Signal", "Verdict", "__version__",
-        "acheck_url", "acheck_urls", "check_file", "check_response", "check_url", "check_urls",
+        "acheck_url", "acheck_urls", "check_bytes", "check_file", "check_response", "check_url", "check_urls",
     ]  # fmt: skip
     for name in rightful.__all__:
         assert getattr(rightful, name) is not None

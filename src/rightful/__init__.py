@@ -13,7 +13,15 @@ from rightful.errors import (
     RightfulError,
 )
 from rightful.models import CheckResult, Decision, ItemError, LicenceConstraint, Purpose, Signal, Verdict
-from rightful.signals.check import acheck_url, acheck_urls, check_file, check_response, check_url, check_urls
+from rightful.signals.check import (
+    acheck_url,
+    acheck_urls,
+    check_bytes,
+    check_file,
+    check_response,
+    check_url,
+    check_urls,
+)
 
 __all__ = [
     "CheckResult",
@@ -32,6 +40,7 @@ __all__ = [
     "__version__",
     "acheck_url",
     "acheck_urls",
+    "check_bytes",
     "check_file",
     "check_response",
     "check_url",

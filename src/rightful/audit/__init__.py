@@ -13,7 +13,7 @@ from rightful.audit.shards import Plan, Shard, SourceOptions
 from rightful.audit.sources import SUPPORTED, detect
 from rightful.audit.stats import AuditTotals
 from rightful.audit.summary import merge_summaries
-from rightful.audit.task import TaskConfig, check_bytes, run_shard, screen_batch
+from rightful.audit.task import TaskConfig, run_shard, screen_batch
 
 __all__ = [
     "SUPPORTED",
@@ -32,7 +32,6 @@ __all__ = [
     "SourceOptions",
     "TaskConfig",
     "audit_dataset",
-    "check_bytes",
     "decide",
     "detect",
     "load_audit",

@@ -28,19 +28,15 @@ from rightful.audit.stats import ShardStats
 from rightful.audit.writer import ResultWriter, result_row
 from rightful.config import Settings
 from rightful.errors import InvalidInput
-from rightful.media import media_type_for, sniff
 from rightful.models import CheckResult, ItemError, Purpose
 from rightful.signals.base import Findings
-from rightful.signals.check import Checker, build_result, check_file
-from rightful.signals.embedded import embedded_findings
-from rightful.signals.html import html_findings
+from rightful.signals.check import Checker, build_result, check_bytes, check_file
 from rightful.signals.policy import combine
 from rightful.signals.streaming import run_sync
 
 __all__ = ["TaskConfig", "run_shard", "screen_batch"]
 
 _ALL = tuple(Purpose)
-_HTML = frozenset({"text/html", "application/xhtml+xml"})
 _WINDOW_BYTES = 64 * 1024 * 1024
 _FILE_THREADS = 2
 _REPORT_EVERY = 0.25
@@ -75,26 +71,9 @@ def _error_result(item: str, code: str, message: str, settings: Settings, *, kin
     return build_result(item, kind, findings, settings=settings, purposes=_ALL, crawl_allowed=None)
 
 
-def check_bytes(data: bytes, *, location: str, settings: Settings, truncated: bool = False) -> CheckResult:
-    """:func:`~rightful.signals.check.check_file` for bytes already in memory (an archive member, a column)."""
-    cut = len(data) > settings.media_max_bytes
-    data = data[: settings.media_max_bytes]
-    ctype = sniff(data[:512]) or media_type_for(location)
-    if ctype in _HTML:
-        from rightful.models import document_hash, utcnow
-
-        findings = html_findings(data, url=location, own_token=settings.own_token, fetched_at=utcnow(),
-                                 document_hash=document_hash(data))  # fmt: skip
-    else:
-        findings = embedded_findings(data, location=location, media_type=ctype, truncated=truncated or cut,
-                                     max_pixels=settings.max_pixels)  # fmt: skip
-    return build_result(location, "file", findings, settings=settings, purposes=_ALL, crawl_allowed=None)
-
-
 def _check_local(record: Record, settings: Settings) -> CheckResult | None:
     if record.data is not None:
-        return check_bytes(record.data, location=record.label or record.item, settings=settings,
-                           truncated=record.truncated)  # fmt: skip
+        return check_bytes(record.data, name=record.label or record.item, settings=settings, truncated=record.truncated)
     if record.path is not None:
         try:
             return check_file(record.path, settings=settings)

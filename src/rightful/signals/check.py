@@ -33,6 +33,7 @@ __all__ = [
     "Checker",
     "acheck_url",
     "acheck_urls",
+    "check_bytes",
     "check_file",
     "check_response",
     "check_url",
@@ -394,6 +395,38 @@ def check_response(
     return run_sync(run())
 
 
+def _local_findings(data: bytes, *, location: str, truncated: bool, settings: Settings) -> Findings:
+    """Embedded signals of bytes from a file or an archive member: HTML meta for HTML, metadata otherwise."""
+    ctype = sniff(data[:512]) or media_type_for(location)
+    if ctype in _HTML_TYPES:
+        return html_findings(
+            data, url=location, own_token=settings.own_token, fetched_at=utcnow(), document_hash=document_hash(data)
+        )
+    return embedded_findings(
+        data, location=location, media_type=ctype, truncated=truncated, max_pixels=settings.max_pixels
+    )
+
+
+def check_bytes(
+    data: bytes,
+    *,
+    name: str,
+    truncated: bool = False,
+    settings: Settings | None = None,
+    purposes: Iterable[str] | None = None,
+    **overrides: Any,
+) -> CheckResult:
+    """Check content already in memory (an archive member, a dataset column) as :func:`check_file` would.
+
+    ``name`` is the item's name in the result and evidence (its extension is a format hint); bytes beyond
+    ``media_max_bytes`` are not read. No network access.
+    """
+    cfg = _settings(settings, overrides)
+    cut = len(data) > cfg.media_max_bytes
+    findings = _local_findings(data[: cfg.media_max_bytes], location=name, truncated=truncated or cut, settings=cfg)
+    return build_result(name, "file", findings, settings=cfg, purposes=parse_purposes(purposes), crawl_allowed=None)
+
+
 def check_file(
     path: str | Path,
     *,
@@ -408,18 +441,9 @@ def check_file(
     cfg = _settings(settings, overrides)
     p = Path(path)
     data, truncated = read_capped(p, max_bytes=cfg.media_max_bytes)
-    ctype = sniff(data[:512]) or media_type_for(p.name)
-    findings = Findings()
-    own_token = cfg.own_token
-    if ctype in _HTML_TYPES:
-        findings.extend(html_findings(data, url=str(p), own_token=own_token, fetched_at=utcnow(),
-                                      document_hash=document_hash(data)))  # fmt: skip
-    else:
-        findings.extend(embedded_findings(data, location=str(p), media_type=ctype, truncated=truncated,
-                                          max_pixels=cfg.max_pixels))  # fmt: skip
+    findings = _local_findings(data, location=str(p), truncated=truncated, settings=cfg)
     for sidecar in (p.with_suffix(".xmp"), p.with_name(p.name + ".xmp")):
         if sidecar != p and sidecar.is_file():
             xmp, _ = read_capped(sidecar, max_bytes=cfg.html_max_bytes)
             findings.extend(embedded_findings(xmp, location=str(sidecar), media_type="application/rdf+xml"))
-    return build_result(str(p), "file", findings, settings=cfg, purposes=parse_purposes(purposes),
-                        crawl_allowed=None)  # fmt: skip
+    return build_result(str(p), "file", findings, settings=cfg, purposes=parse_purposes(purposes), crawl_allowed=None)
