@@ -15,6 +15,8 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	# torch first, pinned to the CPU build this machine keeps on disk, so no extra pulls a multi-GB CUDA build
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
 	@touch $(STAMP)
 

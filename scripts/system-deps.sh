@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses: PostgreSQL (registry store contract suite), Chromium (the
-# audit report is rendered in a real browser), exiftool (an independent reader for `rightful tag`).
+# audit report is rendered in a real browser), exiftool (an independent reader for `rightful tag`), and nginx,
+# Caddy and Apache (the site kit's server snippets are loaded by the real servers).
 # Idempotent and quiet when everything is present. Without root or apt it only warns: the tests that need a
 # missing program skip with a reason.
 set -euo pipefail
 
-packages=(postgresql chromium libimage-exiftool-perl)
+packages=(postgresql chromium libimage-exiftool-perl nginx-light caddy apache2)
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

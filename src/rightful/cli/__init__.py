@@ -14,6 +14,7 @@ import typer
 from rightful._version import __version__
 from rightful.cli import audit as _audit
 from rightful.cli import check as _check
+from rightful.cli import protect as _protect
 from rightful.cli._common import err_console
 
 __all__ = ["app", "main"]
@@ -46,6 +47,9 @@ def _root(
 app.command("check")(_check.check)
 app.command("audit")(_audit.audit)
 app.command("training-summary")(_audit.training_summary)
+app.command("site-kit")(_protect.site_kit)
+app.command("tag")(_protect.tag)
+app.command("protect")(_protect.protect)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,279 @@
+"""Putting an XMP packet into a file's own container without touching its image data.
+
+Each writer walks the container's structure (checking it as it goes: a truncated or corrupt file is refused
+before anything is written), replaces the existing XMP packet in place or inserts a new one where the format
+says it belongs, and copies every other byte as it was:
+
+* JPEG: an APP1 ``http://ns.adobe.com/xap/1.0/`` segment, after the JFIF/Exif segments; the entropy-coded scan
+  is copied byte for byte. Extended XMP segments are kept as they are.
+* PNG: an uncompressed ``iTXt`` chunk keyed ``XML:com.adobe.xmp`` right after ``IHDR`` (CRCs are checked on
+  the way in and computed for the new chunk).
+* WebP: an ``XMP `` chunk; a simple (``VP8 ``/``VP8L``) file gets the ``VP8X`` header the extended format needs,
+  with the canvas size and alpha flag read from the bitstream header.
+* TIFF (:mod:`rightful.protect.tiff`) and PDF (:mod:`rightful.protect.pdfxmp`) have their own modules.
+
+:func:`read_xmp` returns the packet a writer would replace, so the caller can merge into it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from rightful.errors import InvalidInput, ProtectionError
+from rightful.media import sniff
+from rightful.protect import pdfxmp, tiff
+
+__all__ = ["C2PA_MARK", "FORMATS", "has_c2pa", "media_kind", "read_xmp", "write_xmp"]
+
+#: Media types the tagger writes, by the kind name used in messages.
+FORMATS: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/tiff": "TIFF",
+                  "application/pdf": "PDF"}  # fmt: skip
+#: Every C2PA manifest store is a JUMBF box whose description box (``jumd``) starts with the c2pa UUID.
+C2PA_MARK: Final = b"jumdc2pa"
+_JPEG_XMP: Final = b"http://ns.adobe.com/xap/1.0/\x00"
+_JPEG_MAX_PAYLOAD: Final = 65533
+_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+_PNG_XMP_KEY: Final = b"XML:com.adobe.xmp\x00"
+
+
+def media_kind(data: bytes) -> str:
+    """The media type, sniffed from the bytes; InvalidInput for a format the tagger cannot write."""
+    media_type = sniff(data[:512])
+    if media_type not in FORMATS:
+        found = f"a {media_type} file" if media_type else "not a recognised format"
+        raise InvalidInput(f"unsupported format: {found} (tag writes {', '.join(FORMATS.values())})")
+    return media_type
+
+
+def has_c2pa(data: bytes) -> bool:
+    """Whether the file carries a C2PA manifest store (any container: the JUMBF marker is the same)."""
+    return C2PA_MARK in data
+
+
+def read_xmp(media_type: str, data: bytes) -> bytes | None:
+    """The XMP packet the writer for ``media_type`` would replace (None when there is none)."""
+    return _READERS[media_type](data)
+
+
+def write_xmp(media_type: str, data: bytes, packet: bytes) -> bytes:
+    """``data`` with ``packet`` as its XMP; every other byte of the container is kept."""
+    return _WRITERS[media_type](data, packet)
+
+
+# --- JPEG ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    marker: int
+    start: int
+    end: int
+    payload: bytes
+
+
+def _jpeg_segments(data: bytes) -> list[_Segment]:
+    """The marker segments before the first scan; InvalidInput when the structure is broken."""
+    if data[:2] != b"\xff\xd8":
+        raise InvalidInput("corrupt JPEG: no start-of-image marker")
+    segments: list[_Segment] = []
+    pos = 2
+    while True:
+        while data[pos : pos + 1] == b"\xff" and data[pos + 1 : pos + 2] == b"\xff":
+            pos += 1  # fill bytes
+        if pos + 4 > len(data) or data[pos] != 0xFF:
+            raise InvalidInput(f"corrupt or truncated JPEG: no marker at byte {pos} before the image data")
+        marker = data[pos + 1]
+        if marker == 0xDA:
+            return segments
+        if marker in (0xD8, 0xD9) or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            raise InvalidInput(f"corrupt JPEG: unexpected marker 0xFF{marker:02X} before the image data")
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        end = pos + 2 + length
+        if length < 2 or end > len(data):
+            raise InvalidInput(f"corrupt or truncated JPEG: segment 0xFF{marker:02X} at byte {pos} runs past the end")
+        segments.append(_Segment(marker, pos, end, data[pos + 4 : end]))
+        pos = end
+
+
+def _jpeg_read(data: bytes) -> bytes | None:
+    for seg in _jpeg_segments(data):
+        if seg.marker == 0xE1 and seg.payload.startswith(_JPEG_XMP):
+            return seg.payload[len(_JPEG_XMP) :]
+    return None
+
+
+def _jpeg_write(data: bytes, packet: bytes) -> bytes:
+    payload = _JPEG_XMP + packet
+    if len(payload) > _JPEG_MAX_PAYLOAD:
+        raise ProtectionError(f"the XMP packet ({len(packet)} bytes) does not fit in one JPEG APP1 segment "
+                              "(64 KiB); Extended XMP is not written")  # fmt: skip
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    segments = _jpeg_segments(data)
+    for seg in segments:
+        if seg.marker == 0xE1 and seg.payload.startswith(_JPEG_XMP):
+            return data[: seg.start] + segment + data[seg.end :]
+    at = 2
+    for seg in segments:  # after JFIF (APP0) and Exif (APP1): the order readers expect
+        if seg.marker == 0xE0 or (seg.marker == 0xE1 and seg.payload.startswith(b"Exif\x00")):
+            at = seg.end
+        else:
+            break
+    return data[:at] + segment + data[at:]
+
+
+# --- PNG ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    kind: bytes
+    start: int
+    end: int
+    body: bytes
+
+
+def _png_chunks(data: bytes) -> list[_Chunk]:
+    if not data.startswith(_PNG_SIGNATURE):
+        raise InvalidInput("corrupt PNG: bad signature")
+    chunks: list[_Chunk] = []
+    pos = len(_PNG_SIGNATURE)
+    while pos < len(data):
+        if pos + 12 > len(data):
+            raise InvalidInput(f"corrupt or truncated PNG: incomplete chunk at byte {pos}")
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > len(data):
+            raise InvalidInput(f"corrupt or truncated PNG: chunk {kind!r} at byte {pos} runs past the end")
+        body = data[pos + 8 : pos + 8 + length]
+        if zlib.crc32(kind + body) != int.from_bytes(data[end - 4 : end], "big"):
+            raise InvalidInput(f"corrupt PNG: chunk {kind.decode('latin-1')!r} at byte {pos} has a bad CRC")
+        chunks.append(_Chunk(kind, pos, end, body))
+        pos = end
+        if kind == b"IEND":
+            break
+    if not chunks or chunks[0].kind != b"IHDR" or chunks[-1].kind != b"IEND":
+        raise InvalidInput("corrupt or truncated PNG: IHDR must come first and IEND last")
+    return chunks
+
+
+def _png_xmp_chunks(chunks: list[_Chunk]) -> Iterator[_Chunk]:
+    return (c for c in chunks if c.kind == b"iTXt" and c.body.startswith(_PNG_XMP_KEY))
+
+
+def _png_read(data: bytes) -> bytes | None:
+    chunk = next(_png_xmp_chunks(_png_chunks(data)), None)
+    if chunk is None:
+        return None
+    rest = chunk.body[len(_PNG_XMP_KEY) :]
+    if len(rest) < 2:
+        raise InvalidInput("corrupt PNG: the XMP iTXt chunk is truncated")
+    parts = rest[2:].split(b"\x00", 2)
+    if len(parts) < 3:
+        raise InvalidInput("corrupt PNG: the XMP iTXt chunk is truncated")
+    if rest[0] == 1:
+        try:
+            return zlib.decompress(parts[2])
+        except zlib.error as exc:
+            raise InvalidInput("corrupt PNG: the compressed XMP iTXt chunk does not inflate") from exc
+    return parts[2]
+
+
+def _png_write(data: bytes, packet: bytes) -> bytes:
+    chunks = _png_chunks(data)
+    body = _PNG_XMP_KEY + b"\x00\x00\x00\x00" + packet  # uncompressed, no language, no translated keyword
+    chunk = len(body).to_bytes(4, "big") + b"iTXt" + body + zlib.crc32(b"iTXt" + body).to_bytes(4, "big")
+    existing = next(_png_xmp_chunks(chunks), None)
+    if existing is not None:
+        return data[: existing.start] + chunk + data[existing.end :]
+    at = chunks[0].end
+    return data[:at] + chunk + data[at:]
+
+
+# --- WebP ---------------------------------------------------------------------------------------------------
+
+_VP8X_XMP: Final = 0x04
+_VP8X_ALPHA: Final = 0x10
+
+
+def _riff_chunks(data: bytes) -> tuple[list[_Chunk], int]:
+    """The chunks of a WebP RIFF and the end of the RIFF (bytes after it are kept as they are)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise InvalidInput("corrupt WebP: bad RIFF header")
+    riff_end = 8 + int.from_bytes(data[4:8], "little")
+    if riff_end > len(data):
+        raise InvalidInput(f"truncated WebP: the RIFF header says {riff_end} bytes, the file has {len(data)}")
+    chunks: list[_Chunk] = []
+    pos = 12
+    while pos < riff_end:
+        if pos + 8 > riff_end:
+            raise InvalidInput(f"corrupt WebP: incomplete chunk header at byte {pos}")
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        end = pos + 8 + size + (size & 1)
+        if pos + 8 + size > riff_end:
+            raise InvalidInput(f"corrupt or truncated WebP: chunk {data[pos : pos + 4]!r} runs past the end")
+        chunks.append(_Chunk(data[pos : pos + 4], pos, min(end, riff_end), data[pos + 8 : pos + 8 + size]))
+        pos = end
+    if not chunks or chunks[0].kind not in (b"VP8 ", b"VP8L", b"VP8X"):
+        raise InvalidInput("corrupt WebP: the first chunk is not VP8, VP8L or VP8X")
+    return chunks, riff_end
+
+
+def _riff_chunk(kind: bytes, body: bytes) -> bytes:
+    return kind + len(body).to_bytes(4, "little") + body + (b"\x00" if len(body) & 1 else b"")
+
+
+def _webp_read(data: bytes) -> bytes | None:
+    chunks, _ = _riff_chunks(data)
+    return next((c.body for c in chunks if c.kind == b"XMP "), None)
+
+
+def _vp8x_for_simple(first: _Chunk) -> bytes:
+    """The VP8X header a simple-format file needs once it carries metadata: canvas size and alpha flag."""
+    body = first.body
+    if first.kind == b"VP8 ":
+        if len(body) < 10 or body[3:6] != b"\x9d\x01\x2a":
+            raise InvalidInput("corrupt WebP: VP8 frame header missing its start code")
+        width = int.from_bytes(body[6:8], "little") & 0x3FFF
+        height = int.from_bytes(body[8:10], "little") & 0x3FFF
+        flags = 0
+    else:
+        if len(body) < 5 or body[0] != 0x2F:
+            raise InvalidInput("corrupt WebP: VP8L header missing its signature")
+        bits = int.from_bytes(body[1:5], "little")
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        flags = _VP8X_ALPHA if (bits >> 28) & 1 else 0
+    if not width or not height:
+        raise InvalidInput("corrupt WebP: the bitstream header gives a zero width or height")
+    return bytes([flags | _VP8X_XMP, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+
+
+def _webp_write(data: bytes, packet: bytes) -> bytes:
+    chunks, riff_end = _riff_chunks(data)
+    first = chunks[0]
+    if first.kind == b"VP8X":
+        if len(first.body) < 10:
+            raise InvalidInput("corrupt WebP: VP8X chunk is too short")
+        head = _riff_chunk(b"VP8X", bytes([first.body[0] | _VP8X_XMP]) + first.body[1:])
+        rest = chunks[1:]
+    else:
+        head = _riff_chunk(b"VP8X", _vp8x_for_simple(first))
+        rest = chunks
+    parts = [head]
+    parts += [data[c.start : c.end] for c in rest if c.kind != b"XMP "]
+    parts.append(_riff_chunk(b"XMP ", packet))  # XMP comes last in the extended format
+    body = b"WEBP" + b"".join(parts)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body + data[riff_end:]
+
+
+_READERS: Final[dict[str, Callable[[bytes], bytes | None]]] = {
+    "image/jpeg": _jpeg_read, "image/png": _png_read, "image/webp": _webp_read,
+    "image/tiff": tiff.read_xmp, "application/pdf": pdfxmp.read_xmp,
+}  # fmt: skip
+_WRITERS: Final[dict[str, Callable[[bytes, bytes], bytes]]] = {
+    "image/jpeg": _jpeg_write, "image/png": _png_write, "image/webp": _webp_write,
+    "image/tiff": tiff.write_xmp, "application/pdf": pdfxmp.write_xmp,
+}  # fmt: skip
