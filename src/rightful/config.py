@@ -61,6 +61,8 @@ class Settings:
     cache_ttl: float = MAX_CACHE_TTL
     cache: bool = True
     max_pixels: int = 64_000_000
+    workers: int = 1
+    database_url: str = ""
 
     def __post_init__(self) -> None:
         if self.policy not in get_args(TokenPolicy):
@@ -71,7 +73,7 @@ class Settings:
             raise ConfigError("cache_ttl must be between 0 and 86400 seconds (RFC 9309 caps caching at 24 h)")
         if not 0 <= self.max_redirects <= 20:
             raise ConfigError("max_redirects must be between 0 and 20")
-        for name in ("concurrency", "per_origin", "robots_max_bytes", "html_max_bytes", "media_max_bytes"):
+        for name in ("concurrency", "per_origin", "robots_max_bytes", "html_max_bytes", "media_max_bytes", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if self.robots_max_bytes < 500 * 1024:
@@ -80,6 +82,10 @@ class Settings:
             raise ConfigError("timeouts must be positive")
         if not self.own_token or not all(c.isalpha() or c in "_-" for c in self.own_token):
             raise ConfigError("own_token must be a product token: letters, '_' and '-' only")
+        if self.database_url and not self.database_url.startswith(
+            ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
+        ):
+            raise ConfigError("database_url must start with sqlite:///, postgresql:// or postgresql+psycopg://")
 
     @property
     def db_path(self) -> Path:

@@ -49,6 +49,9 @@ def check(
     ] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the origin cache.")] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight overall.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes for URL checks (origins are split between them).")
+    ] = None,
     timeout: Annotated[float | None, typer.Option(min=0.1, help="Read timeout per request, seconds.")] = None,
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: on a TTY).")
@@ -62,6 +65,7 @@ def check(
         purposes = parse_purposes(purpose)
         settings = Settings.load(
             policy=policy, allow_private=allow_private or None, concurrency=concurrency, read_timeout=timeout,
+            workers=workers,
             cache=False if no_cache else None,
         )  # fmt: skip
         if not targets and urls_file is None:

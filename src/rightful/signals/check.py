@@ -8,7 +8,7 @@ one answer whichever door it came in by.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -311,7 +311,7 @@ def check_url(
 
 
 async def acheck_urls(
-    urls: Iterable[str],
+    urls: Iterable[str] | AsyncIterable[str],
     *,
     settings: Settings | None = None,
     purposes: Iterable[str] | None = None,
@@ -320,19 +320,21 @@ async def acheck_urls(
 ) -> AsyncIterator[CheckResult]:
     """Check many URLs concurrently; results stream out as they complete, memory stays bounded.
 
-    A bad URL in the stream becomes a result with an ``invalid-url`` error rather than stopping the run.
+    ``urls`` may be sync or async; surrounding whitespace is stripped and blank lines are skipped, so the lines
+    of a file work as they are. A bad URL becomes a result with an ``invalid-url`` error rather than stopping
+    the run. This runs in one process; :func:`check_urls` with ``workers > 1`` spreads origins over processes.
     """
     cfg = _settings(settings, overrides)
     window = max(cfg.concurrency * 2, 16)
     tracker = Progress(callback=progress)
     async with Checker(cfg, purposes=parse_purposes(purposes)) as checker:
         pending: set[asyncio.Task[CheckResult]] = set()
-        source = (u.strip() for u in urls if u.strip())  # lines of a file work as they are; blanks are no items
+        source = _urls_of(urls)
         exhausted = False
         try:
             while pending or not exhausted:
                 while not exhausted and len(pending) < window:
-                    nxt = next(source, None)
+                    nxt = await anext(source, None)
                     if nxt is None:
                         exhausted = True
                         break
@@ -348,6 +350,17 @@ async def acheck_urls(
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _urls_of(urls: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
+    if isinstance(urls, AsyncIterable):
+        async for url in urls:
+            if url.strip():
+                yield url.strip()
+    else:
+        for url in urls:
+            if url.strip():
+                yield url.strip()
 
 
 async def _guarded_check(checker: Checker, url: str) -> CheckResult:
@@ -367,8 +380,18 @@ def check_urls(
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> Iterator[CheckResult]:
-    """Sync streaming :func:`acheck_urls` (runs the event loop in a worker thread; bounded queue)."""
-    return iterate_in_thread(acheck_urls(urls, settings=settings, purposes=purposes, progress=progress, **overrides))
+    """Check many URLs; a sync stream of results in completion order, with bounded memory.
+
+    With ``workers`` > 1 (setting or keyword) the origins are spread over that many processes, each running
+    the same engine (see :mod:`rightful.signals.parallel`); otherwise one event loop runs in a worker thread.
+    """
+    cfg = _settings(settings, overrides)
+    if cfg.workers > 1:
+        from rightful.signals.parallel import check_urls_in_processes
+
+        chosen = [p.value for p in parse_purposes(purposes)]
+        return check_urls_in_processes(urls, settings=cfg, purposes=chosen, workers=cfg.workers, progress=progress)
+    return iterate_in_thread(acheck_urls(urls, settings=cfg, purposes=purposes, progress=progress))
 
 
 def check_response(

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from rightful.models import CheckResult
 
-__all__ = ["Progress", "ProgressCallback", "iterate_in_thread", "run_sync"]
+__all__ = ["Progress", "ProgressCallback", "iterate_in_thread", "run_in_new_loop", "run_sync"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -58,7 +58,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_in_new_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` in a fresh event loop (uvloop when installed) on this thread."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(coro)
 
@@ -68,12 +69,12 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run(coro)
+        return run_in_new_loop(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = _run(coro)
+            box["value"] = run_in_new_loop(coro)
         except BaseException as exc:
             box["error"] = exc
 
@@ -116,7 +117,7 @@ def iterate_in_thread(agen: AsyncIterator[T], *, buffer: int = 1024) -> Iterator
                 await agen.aclose()  # type: ignore[attr-defined]
             put(_DONE)
 
-    thread = threading.Thread(target=lambda: _run(pump()), name="rightful-stream", daemon=True)
+    thread = threading.Thread(target=lambda: run_in_new_loop(pump()), name="rightful-stream", daemon=True)
     thread.start()
     try:
         while True:
