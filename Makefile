@@ -43,8 +43,13 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r bench/provenance/requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps 'invisible-watermark==0.2.0'
 	$(BIN)/python bench/signals/run.py
 	$(BIN)/python bench/audit/run.py
+	$(BIN)/python bench/match/run.py
+	$(BIN)/python bench/provenance/run.py
+	$(BIN)/python bench/protect/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

@@ -13,6 +13,7 @@ from rightful.errors import (
     RightfulError,
 )
 from rightful.models import CheckResult, Decision, ItemError, LicenceConstraint, Purpose, Signal, Verdict
+from rightful.signals.base import Findings as _Findings
 from rightful.signals.check import (
     acheck_url,
     acheck_urls,
@@ -22,6 +23,19 @@ from rightful.signals.check import (
     check_url,
     check_urls,
 )
+from rightful.signals.check import (
+    add_item_source as _add_item_source,
+)
+
+
+def _registry_source(data: bytes, *, location: str, media_type: str | None, settings: Settings) -> _Findings:
+    """Registry matches as signals; the registry (FAISS, SQLAlchemy) is imported on the first content checked."""
+    from rightful.registry.findings import registry_findings
+
+    return registry_findings(data, location=location, media_type=media_type, settings=settings)
+
+
+_add_item_source(_registry_source)
 
 __all__ = [
     "CheckResult",

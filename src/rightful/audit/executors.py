@@ -141,8 +141,14 @@ class LocalExecutor:
         while todo or running:
             while todo and len(running) < self.workers:
                 shard = todo.pop()
+                try:
+                    future = self._pool.submit(_local_task, shard, config)
+                except BrokenProcessPool:  # a worker died since the last wait: rebuild before submitting more
+                    todo.append(shard)
+                    yield from self._rebuild(running, todo, attempts, paths)
+                    continue
                 attempts[shard.index] = attempts.get(shard.index, 0) + 1
-                running[self._pool.submit(_local_task, shard, config)] = shard
+                running[future] = shard
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             self._drain(progress)
             broken = False

@@ -15,6 +15,8 @@ from rightful._version import __version__
 from rightful.cli import audit as _audit
 from rightful.cli import check as _check
 from rightful.cli import protect as _protect
+from rightful.cli import provenance as _provenance
+from rightful.cli import registry as _registry
 from rightful.cli._common import err_console
 
 __all__ = ["app", "main"]
@@ -47,6 +49,15 @@ def _root(
 app.command("check")(_check.check)
 app.command("audit")(_audit.audit)
 app.command("training-summary")(_audit.training_summary)
+app.command("register")(_registry.register)
+app.add_typer(_provenance.keys_app, name="keys")
+app.command("sign")(_provenance.sign)
+app.command("verify")(_provenance.verify)
+app.add_typer(_provenance.log_app, name="log")
+app.add_typer(_provenance.models_app, name="models")
+app.command("match")(_registry.match)
+app.add_typer(_registry.works_app)
+app.add_typer(_registry.registry_app)
 app.command("site-kit")(_protect.site_kit)
 app.command("tag")(_protect.tag)
 app.command("protect")(_protect.protect)

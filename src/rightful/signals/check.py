@@ -8,7 +8,7 @@ one answer whichever door it came in by.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "Checker",
     "acheck_url",
     "acheck_urls",
+    "add_item_source",
     "check_bytes",
     "check_file",
     "check_response",
@@ -193,10 +194,11 @@ class Checker:
                 document_hash=document_hash(body),
             )  # fmt: skip
         if mode == "media":
-            return embedded_findings(
+            found = embedded_findings(
                 body, location=location, media_type=ctype, truncated=truncated, fetched_at=at,
                 max_pixels=self.settings.max_pixels,
             )  # fmt: skip
+            return _with_item_sources(found, body, location=location, media_type=ctype, settings=self.settings)
         return Findings()
 
     async def _finish(self, item: str, kind: str, findings: Findings, *, crawl_allowed: bool | None) -> CheckResult:
@@ -425,9 +427,31 @@ def _local_findings(data: bytes, *, location: str, truncated: bool, settings: Se
         return html_findings(
             data, url=location, own_token=settings.own_token, fetched_at=utcnow(), document_hash=document_hash(data)
         )
-    return embedded_findings(
+    findings = embedded_findings(
         data, location=location, media_type=ctype, truncated=truncated, max_pixels=settings.max_pixels
     )
+    return _with_item_sources(findings, data, location=location, media_type=ctype, settings=settings)
+
+
+#: Further sources of signals for an item's content, called with (data, location=, media_type=, settings=).
+#: Packages above ``signals`` plug in here (the works registry does, from ``rightful/__init__``), so that
+#: ``signals`` itself depends on nothing above it.
+ItemSource = Callable[..., Findings]
+_ITEM_SOURCES: list[ItemSource] = []
+
+
+def add_item_source(source: ItemSource) -> None:
+    """Have every check of content (files, bytes, fetched media) also consult ``source``."""
+    if source not in _ITEM_SOURCES:
+        _ITEM_SOURCES.append(source)
+
+
+def _with_item_sources(
+    findings: Findings, data: bytes, *, location: str, media_type: str | None, settings: Settings
+) -> Findings:
+    for source in _ITEM_SOURCES:
+        findings.extend(source(data, location=location, media_type=media_type, settings=settings))
+    return findings
 
 
 def check_bytes(

@@ -148,6 +148,10 @@ def check_urls_in_processes(
                 proc.terminate()
                 proc.join(5)
         feeder.join(5)
+        for channel in (*inboxes, outbox):
+            # Batches a stopped worker never read must not keep this process from exiting.
+            channel.cancel_join_thread()
+            channel.close()
 
 
 def _joined(proc: Any, timeout: float) -> bool:

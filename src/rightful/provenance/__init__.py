@@ -1,0 +1,53 @@
+"""Provenance for generated content: C2PA manifests, an invisible watermark, a transparency log, verification.
+
+``sign_asset`` watermarks a generated file (the payload is its ledger index), writes a C2PA manifest
+(``trainedAlgorithmicMedia``, generator, training-mining terms, licence, attributions, soft binding) and appends
+an output record to the RFC 9162 log; ``verify_asset`` reads all of it back, offline. Guide: docs/provenance.md.
+"""
+
+from __future__ import annotations
+
+from rightful.provenance.bundle import ProofBundle, check_consistency, make_bundle, verify_bundle
+from rightful.provenance.imagemark import detect_image, watermark_image
+from rightful.provenance.keys import KeyPaths, SigningIdentity, import_chain, init_keys
+from rightful.provenance.ledger import ConsistencyProof, InclusionProof, Ledger
+from rightful.provenance.manifest import Generator, ManifestOptions, build_manifest, sign_manifest
+from rightful.provenance.note import Checkpoint, NoteSigner, NoteVerifier
+from rightful.provenance.records import model_record, output_record, parse_record, work_record
+from rightful.provenance.sign import SignedOutput, SignOptions, sign_asset, sign_many
+from rightful.provenance.verify import VerifyReport, verify_asset
+from rightful.provenance.watermark import Detection
+
+__all__ = [
+    "Checkpoint",
+    "ConsistencyProof",
+    "Detection",
+    "Generator",
+    "InclusionProof",
+    "KeyPaths",
+    "Ledger",
+    "ManifestOptions",
+    "NoteSigner",
+    "NoteVerifier",
+    "ProofBundle",
+    "SignOptions",
+    "SignedOutput",
+    "SigningIdentity",
+    "VerifyReport",
+    "build_manifest",
+    "check_consistency",
+    "detect_image",
+    "import_chain",
+    "init_keys",
+    "make_bundle",
+    "model_record",
+    "output_record",
+    "parse_record",
+    "sign_asset",
+    "sign_manifest",
+    "sign_many",
+    "verify_asset",
+    "verify_bundle",
+    "watermark_image",
+    "work_record",
+]

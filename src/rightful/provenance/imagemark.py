@@ -1,0 +1,88 @@
+"""Watermarking image *files*: decoding, colour modes, re-encoding in the same format.
+
+The watermark lives in luminance. RGB(A) and greyscale images get the same change on every colour channel
+(alpha is kept as it is); 16-bit greyscale is marked at full depth; CMYK gets it on C, M and Y (K is kept);
+palette images are converted to RGB (a palette cannot hold the pattern). Other modes are refused.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from rightful.errors import InvalidInput
+from rightful.media import DEFAULT_MAX_PIXELS, open_image, sniff
+from rightful.provenance.watermark import Detection, detect_array, embed_array
+
+__all__ = ["MARKABLE_TYPES", "detect_image", "watermark_image"]
+
+MARKABLE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/tiff": "TIFF"}
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _format(data: bytes) -> tuple[str, str]:
+    media_type = sniff(data[:64])
+    if media_type not in MARKABLE_TYPES:
+        raise InvalidInput(f"unsupported format for the watermark: {media_type or 'unknown'} "
+                           f"(supported: {', '.join(sorted(MARKABLE_TYPES))})")  # fmt: skip
+    return media_type, MARKABLE_TYPES[media_type]
+
+
+def _luma(img: Image.Image) -> NDArray[np.float64]:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(img, dtype=np.float64) / 257.0
+    if mode == "CMYK":
+        return np.asarray(np.asarray(img.convert("RGB"), dtype=np.float64) @ _LUMA, dtype=np.float64)
+    if mode in ("L", "LA"):
+        return np.asarray(img.getchannel("L"), dtype=np.float64)
+    return np.asarray(np.asarray(img.convert("RGB"), dtype=np.float64) @ _LUMA, dtype=np.float64)
+
+
+def watermark_image(data: bytes, payload: int, *, key: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """Embed ``payload`` into an encoded image; returns the re-encoded image in the same format."""
+    _, fmt = _format(data)
+    img = open_image(data, max_pixels=max_pixels)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B", "I;16L", "I", "CMYK"):
+        raise InvalidInput(f"images in mode {img.mode} cannot be watermarked")
+    delta = embed_array(_luma(img), payload, key=key)
+    out = _apply(img, delta)
+    buf = io.BytesIO()
+    options: dict[str, object] = {}
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = 95
+    if "icc_profile" in img.info:
+        options["icc_profile"] = img.info["icc_profile"]
+    out.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def _apply(img: Image.Image, delta: NDArray[np.float64]) -> Image.Image:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64) + delta * 257.0
+        top = 65535.0 if mode.startswith("I;16") else float(max(65535, int(arr.max())))
+        return Image.fromarray(np.clip(np.rint(arr), 0, top).astype(np.uint16 if mode.startswith("I;16") else np.int32))
+    arr = np.asarray(img, dtype=np.float64).copy()
+    if arr.ndim == 2:
+        arr += delta
+    elif mode == "CMYK":
+        arr[..., :3] -= delta[..., None]  # less ink is lighter
+    else:
+        arr[..., : 3 if mode in ("RGB", "RGBA") else 1] += delta[..., None]
+    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode)
+
+
+def detect_image(data: bytes, *, key: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Detection:
+    """Look for the watermark in an encoded image (any format Pillow reads)."""
+    if sniff(data[:64]) is None:
+        raise InvalidInput("not an image format Rightful reads")
+    img = open_image(data, max_pixels=max_pixels)
+    if img.mode == "P":
+        img = img.convert("RGB")
+    return detect_array(_luma(img), key=key)

@@ -1,0 +1,132 @@
+"""The invisible watermark on real photographs: round trip, common edits, keys, refusals, colour modes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rightful.errors import InvalidInput
+from rightful.provenance.imagemark import detect_image, watermark_image
+from rightful.provenance.watermark import payload_bits, payload_from_bits
+
+skimage_data = pytest.importorskip("skimage.data")
+KEY = bytes(range(32))
+PAYLOAD = 0xABCDEF123456
+
+
+def _encode(img: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return Image.fromarray(skimage_data.camera()).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def marked(photo: Image.Image) -> bytes:
+    return watermark_image(_encode(photo), PAYLOAD, key=KEY)
+
+
+def _psnr(a: Image.Image, b: Image.Image) -> float:
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(10 * np.log10(255**2 / np.mean(diff**2)))
+
+
+def test_round_trip_is_invisible_and_exact(photo: Image.Image, marked: bytes) -> None:
+    """The marked photograph stays above 40 dB PSNR and the detector reads the 48-bit payload back."""
+    assert _psnr(photo, Image.open(io.BytesIO(marked)).convert("RGB")) >= 40.0
+    detection = detect_image(marked, key=KEY)
+    assert detection.found
+    assert detection.payload == PAYLOAD
+    assert detection.false_positive_probability < 1e-12
+
+
+@pytest.mark.parametrize("edit", ["jpeg75", "crop10", "resize0.5", "brighter"])
+def test_common_edits_keep_the_payload(marked: bytes, edit: str) -> None:
+    """JPEG at quality 75, a 10 % crop, halving the size and +20 % brightness keep the payload readable."""
+    img = Image.open(io.BytesIO(marked)).convert("RGB")
+    if edit == "jpeg75":
+        data = _encode(img, "JPEG", quality=75)
+    elif edit == "crop10":
+        w, h = img.size
+        data = _encode(img.crop((w // 20, h // 20, w - w // 20, h - h // 20)))
+    elif edit == "resize0.5":
+        data = _encode(img.resize((img.width // 2, img.height // 2), Image.Resampling.BICUBIC))
+    else:
+        data = _encode(Image.fromarray(np.clip(np.asarray(img) * 1.2, 0, 255).astype(np.uint8)))
+    detection = detect_image(data, key=KEY)
+    assert detection.found
+    assert detection.payload == PAYLOAD
+
+
+def test_unmarked_images_and_other_keys_find_nothing(photo: Image.Image, marked: bytes) -> None:
+    """An unmarked photograph and a marked one read with another key both report no watermark."""
+    for data, key in ((_encode(photo), KEY), (marked, bytes(32))):
+        detection = detect_image(data, key=key)
+        assert not detection.found
+        assert detection.payload is None
+        assert detection.false_positive_probability == 1.0
+
+
+def test_too_small_images_are_refused(photo: Image.Image) -> None:
+    """An image under 256 pixels on a side is refused with a clear message."""
+    with pytest.raises(InvalidInput, match="too small"):
+        watermark_image(_encode(photo.resize((200, 300))), 1, key=KEY)
+
+
+def test_unsupported_formats_are_refused(photo: Image.Image) -> None:
+    """GIF (palette-quantised) and non-images are refused for embedding."""
+    with pytest.raises(InvalidInput, match="unsupported format"):
+        watermark_image(_encode(photo, "GIF"), 1, key=KEY)
+    with pytest.raises(InvalidInput, match="unsupported format"):
+        watermark_image(b"hello world", 1, key=KEY)
+
+
+@pytest.mark.parametrize(("mode", "fmt"), [("RGBA", "PNG"), ("L", "PNG"), ("I;16", "PNG"), ("CMYK", "JPEG")])
+def test_colour_modes_are_kept(photo: Image.Image, mode: str, fmt: str) -> None:
+    """Alpha, greyscale, 16-bit greyscale and CMYK inputs keep their mode and carry the payload."""
+    if mode == "I;16":
+        source = Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257)
+    else:
+        source = photo.convert(mode)
+    out = watermark_image(_encode(source, fmt, **({"quality": 95} if fmt == "JPEG" else {})), 77, key=KEY)
+    assert Image.open(io.BytesIO(out)).mode == mode
+    detection = detect_image(out, key=KEY)
+    assert detection.found
+    assert detection.payload == 77
+
+
+def test_alpha_channel_is_untouched(photo: Image.Image) -> None:
+    """The watermark changes colour channels only; transparency stays bit-exact."""
+    rgba = photo.convert("RGBA")
+    alpha = np.tile(np.arange(256, dtype=np.uint8), (rgba.height, 2))[:, : rgba.width]
+    rgba.putalpha(Image.fromarray(alpha))
+    out = Image.open(io.BytesIO(watermark_image(_encode(rgba), 5, key=KEY)))
+    assert np.array_equal(np.asarray(out.getchannel("A")), alpha)
+
+
+def test_payload_bits_round_trip_and_range() -> None:
+    """Payload bits carry a CRC; a flipped bit fails the CRC; payloads over 48 bits are refused."""
+    bits = payload_bits(PAYLOAD)
+    assert payload_from_bits(bits) == PAYLOAD
+    bits[3] ^= 1
+    assert payload_from_bits(bits) is None
+    with pytest.raises(InvalidInput):
+        payload_bits(1 << 48)
+
+
+def test_the_keyed_layout_is_pinned() -> None:
+    """The chip layout for a key never changes between releases (old watermarks must stay readable)."""
+    import hashlib
+
+    from rightful.provenance.watermark import _layout
+
+    layout = _layout(bytes(range(32)))
+    blob = layout.signs.astype("int8").tobytes() + layout.roles.astype(">i2").tobytes()
+    assert hashlib.sha256(blob).hexdigest() == "ea2155c429f491974e95f08766f4e45c81b52aa63b0dfef07898ab23820a9902"
