@@ -49,3 +49,25 @@ def test_unreachable_outcomes_are_never_stored(tmp_path: Path) -> None:
         cache.put(_doc("https://b.example/ai.txt", state=DocumentState.UNAVAILABLE))
         assert cache.get("https://b.example/ai.txt", max_age=60) is not None
         cache.close()
+
+
+def test_many_processes_can_open_a_new_cache_at_once(tmp_path: Path) -> None:
+    """Parallel workers creating the same database at the same moment all succeed (no 'database is locked')."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    path = tmp_path / "shared" / "rightful.db"
+    with ctx.Pool(6) as pool:
+        results = pool.map(_open_and_write, [(path, n) for n in range(12)])
+    assert results == list(range(12))
+    cache = SqliteOriginCache(path)
+    assert all(cache.get(f"https://o{n}.example/robots.txt", max_age=None) for n in range(12))
+    cache.close()
+
+
+def _open_and_write(arg: tuple[Path, int]) -> int:
+    path, n = arg
+    cache = SqliteOriginCache(path)
+    cache.put(_doc(f"https://o{n}.example/robots.txt"))
+    cache.close()
+    return n

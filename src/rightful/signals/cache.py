@@ -68,6 +68,22 @@ class MemoryOriginCache:
         self._docs.clear()
 
 
+def _setup(conn: sqlite3.Connection, *, attempts: int = 60) -> None:
+    """WAL mode and the table. Switching the journal mode takes the lock without waiting on the busy timeout,
+    so several processes opening a new database at once (parallel workers) retry briefly instead of failing."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + 0.01 * attempt)
+
+
 class SqliteOriginCache:
     """Origin documents in the embedded SQLite store."""
 
@@ -75,9 +91,7 @@ class SqliteOriginCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(_SCHEMA)
+            _setup(self._conn)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the cache database {path}: {exc}", path=str(path)) from exc
         self._lock = threading.Lock()
