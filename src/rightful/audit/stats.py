@@ -48,10 +48,9 @@ def modality_of(name: str | None) -> str:
 
 
 @dataclass(slots=True)
-class ShardStats:
-    """What one shard found. ``domains`` maps a host to ``[items, excluded]``."""
+class _Counts:
+    """The counters a shard and the whole audit share. ``domains`` maps a host to ``[items, excluded]``."""
 
-    shard: int
     rows: int = 0
     keep: int = 0
     exclude: int = 0
@@ -69,6 +68,13 @@ class ShardStats:
     domains: dict[str, list[int]] = field(default_factory=dict)
     first_checked: str | None = None
     last_checked: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ShardStats(_Counts):
+    """What one shard found."""
+
+    shard: int
 
     def add(
         self, *, result: CheckResult, decision: str, status: Decision, protocols: Iterable[str], url: str | None,
@@ -117,27 +123,10 @@ class ShardStats:
 
 
 @dataclass(slots=True)
-class AuditTotals:
+class AuditTotals(_Counts):
     """The sum of every finished shard's counts."""
 
     shards: int = 0
-    rows: int = 0
-    keep: int = 0
-    exclude: int = 0
-    duplicates: int = 0
-    malformed: int = 0
-    with_errors: int = 0
-    status: Counter[str] = field(default_factory=Counter)
-    verdicts: dict[str, Counter[str]] = field(default_factory=dict)
-    exclusions_by_protocol: Counter[str] = field(default_factory=Counter)
-    coverage: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    licences: Counter[str] = field(default_factory=Counter)
-    kinds: Counter[str] = field(default_factory=Counter)
-    modalities: Counter[str] = field(default_factory=Counter)
-    domains: dict[str, list[int]] = field(default_factory=dict)
-    first_checked: str | None = None
-    last_checked: str | None = None
 
     @classmethod
     def from_markers(cls, markers: Iterable[Mapping[str, Any]]) -> AuditTotals:
