@@ -8,7 +8,9 @@ goes through :func:`open_image`, which applies a pixel limit (decompression bomb
 from __future__ import annotations
 
 import io
+import os
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
+    "iter_files",
     "media_type_for",
     "open_image",
     "read_capped",
@@ -85,6 +88,21 @@ def sniff(head: bytes) -> str | None:
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
         return "image/svg+xml"
     return None
+
+
+def iter_files(paths: Iterable[str | Path], *, accept: Callable[[str], bool] = lambda _name: True) -> Iterator[Path]:
+    """Files named as they are, and the files in named folders: recursively, sorted, hidden entries skipped,
+    kept when ``accept(file name)`` says so. The one walk behind every batch command."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            yield path
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith(".") and accept(name):
+                    yield Path(root) / name
 
 
 def media_type_for(name: str) -> str | None:

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from rightful._version import __version__
 from rightful.errors import InvalidInput, ProtectionError, RightfulError
-from rightful.media import DEFAULT_MAX_PIXELS, open_image, read_capped
+from rightful.media import DEFAULT_MAX_PIXELS, iter_files, open_image, read_capped
 from rightful.protect import selfcheck
 from rightful.protect.picture import Picture, decode_picture, encode_png, load_mask
 from rightful.protect.vae import PRECISIONS, Vae, autocast, effective_precision, load_vae, require_torch
@@ -340,18 +340,9 @@ def cloak_files(
 
 def iter_images(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files named, and images in folders (recursively, sorted; hidden files and earlier outputs skipped)."""
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_dir():
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith(".") or name.endswith(_SUFFIX):
-                    continue
-                if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                    yield Path(root) / name
+    return iter_files(
+        paths, accept=lambda name: not name.endswith(_SUFFIX) and Path(name).suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
 def _cloak_one(

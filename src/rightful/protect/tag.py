@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from rightful.errors import InvalidInput, ProtectionError, RightfulError
-from rightful.media import read_capped
+from rightful.media import iter_files, read_capped
 from rightful.protect import containers
 from rightful.protect.terms import Reservation
 from rightful.protect.xmpwrite import CC, PLUS, TDM, XMP_RIGHTS, XmpField, merge_packet, rights_fields, states_fields
@@ -167,16 +167,7 @@ def _replace(target: Path, data: bytes, *, shown: Path) -> None:
 
 def iter_taggable(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files named, and in folders (recursively, sorted, hidden entries skipped) files with a taggable suffix."""
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_dir():
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if not name.startswith(".") and Path(name).suffix.lower() in TAGGABLE_SUFFIXES:
-                    yield Path(root) / name
+    return iter_files(paths, accept=lambda name: Path(name).suffix.lower() in TAGGABLE_SUFFIXES)
 
 
 def tag_files(

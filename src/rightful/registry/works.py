@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from rightful.errors import AlreadyRegistered, InvalidInput
 from rightful.fingerprints.embedding import Embedder
 from rightful.fingerprints.image import QUERY_WINDOWS, ImageFingerprints, fingerprint_pil, load_image
 from rightful.fingerprints.text import decode_text, fingerprint_text, iter_text_file, normalise_text
-from rightful.media import media_type_for, read_capped, sniff
+from rightful.media import iter_files, media_type_for, read_capped, sniff
 from rightful.models import Fingerprint, Match, MatchBand, Terms, Work
 from rightful.registry.index import RegistryIndex
 from rightful.registry.match import BAND_ORDER, Candidate, Thresholds, TokenCache, exact_pixels, match_image, match_text
@@ -282,15 +281,9 @@ def _pillow_format(data: bytes) -> str | None:
 
 def _walk(paths: Sequence[str | Path]) -> Iterator[Path]:
     for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                yield from (Path(root) / n for n in sorted(names) if not n.startswith("."))
-        elif p.exists():
-            yield p
-        else:
-            raise InvalidInput(f"{p}: no such file or folder", path=str(p))
+        if not Path(raw).exists():
+            raise InvalidInput(f"{raw}: no such file or folder", path=str(raw))
+        yield from iter_files([raw])
 
 
 def _slug(url: str) -> str:
