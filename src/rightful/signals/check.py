@@ -23,7 +23,7 @@ from rightful.signals import aipref, tdmrep, xrobots
 from rightful.signals.agents import AgentList, load_agents
 from rightful.signals.base import Findings, HeaderMap
 from rightful.signals.embedded import embedded_findings
-from rightful.signals.fetch import BodyMode, FetchedResource, Fetcher, origin_of
+from rightful.signals.fetch import BodyMode, FetchedResource, Fetcher, media_type_of, origin_of
 from rightful.signals.html import head_end, html_findings
 from rightful.signals.origin import OriginRulesCache
 from rightful.signals.policy import combine, parse_purposes
@@ -280,8 +280,7 @@ def _parse_url(url: str) -> URL:
 
 
 def _content_type(headers: HeaderMap, body: bytes | None) -> str | None:
-    raw = headers.get("content-type")
-    ctype = raw.split(";", 1)[0].strip().lower() if raw else None
+    ctype = media_type_of(headers.get("content-type"))
     if (ctype is None or ctype == "application/octet-stream") and body:
         ctype = sniff(body[:512]) or ctype
     return ctype

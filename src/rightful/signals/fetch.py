@@ -20,12 +20,13 @@ from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from rightful.config import Settings
+from rightful.media import sniff
 from rightful.models import ItemError, utcnow
 from rightful.signals.base import DocumentState, HeaderMap, OriginDocument
 from rightful.signals.cache import MemoryOriginCache, OriginCache, SqliteOriginCache
 from rightful.signals.netguard import BlockedAddressError, GuardedResolver, blocked_cause, check_host
 
-__all__ = ["BodyMode", "FetchStats", "FetchedResource", "Fetcher", "origin_of"]
+__all__ = ["BodyMode", "FetchStats", "FetchedResource", "Fetcher", "media_type_of", "origin_of"]
 
 BodyMode = Literal["none", "html", "media"]
 #: Given the response's media type, how much of the body is needed.
@@ -237,7 +238,7 @@ class Fetcher:
                     redirects.append(str(nxt))
                     current = nxt
                     continue
-                ctype = _media_type(resp.headers.get("Content-Type"))
+                ctype = media_type_of(resp.headers.get("Content-Type"))
                 body, truncated = b"", False
                 if method == "GET":
                     body, truncated, ctype = await self._read(resp, ctype, plan, stop_at, max_bytes)
@@ -274,7 +275,7 @@ class Fetcher:
             async for chunk in resp.content.iter_chunked(_CHUNK):
                 buf += chunk
                 if len(buf) == len(chunk) and ctype in (None, "application/octet-stream"):
-                    ctype = _sniffed(bytes(buf[:512])) or ctype
+                    ctype = sniff(bytes(buf[:512])) or ctype
                     mode = plan(ctype) if max_bytes is None else "media"
                     if mode == "none":
                         return b"", False, ctype
@@ -343,13 +344,8 @@ def _with_error(doc: OriginDocument, error: str) -> OriginDocument:
     )  # fmt: skip
 
 
-def _media_type(header: str | None) -> str | None:
+def media_type_of(header: str | None) -> str | None:
+    """The media type of a Content-Type value, lower-cased, without parameters."""
     if not header:
         return None
     return header.split(";", 1)[0].strip().lower() or None
-
-
-def _sniffed(head: bytes) -> str | None:
-    from rightful.media import sniff
-
-    return sniff(head)
