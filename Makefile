@@ -26,8 +26,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check --no-cache src tests bench
+	$(BIN)/ruff format --no-cache --check src tests bench
 	$(BIN)/mypy
 
 typecheck: $(STAMP)

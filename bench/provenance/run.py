@@ -43,7 +43,6 @@ RESULTS = REPO / "bench" / "results" / "provenance.json"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from images import photographs  # noqa: E402
-
 from rightful.provenance.watermark import PAYLOAD_BITS, detect_array, embed_array, raw_payload_bits  # noqa: E402
 
 Array = np.ndarray[Any, np.dtype[np.uint8]]
