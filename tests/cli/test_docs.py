@@ -32,5 +32,5 @@ def test_documented_options_exist() -> None:
     assert isinstance(root, TyperGroup)
     real = {flag for command in root.commands.values() for p in command.params for flag in [*p.opts, *p.secondary_opts]}
     real |= {"--version", "--help", "-h"}
-    for flag in set(re.findall(r"`(--?[a-z][a-z-]*)", DOC)):
+    for flag in set(re.findall(r"`(--?[a-z][a-z0-9-]*)", DOC)):
         assert flag in real, flag

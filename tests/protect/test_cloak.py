@@ -151,18 +151,79 @@ def test_sixteen_bit_grey_stays_sixteen_bit(vae: Vae) -> None:
     assert np.abs(written - original.astype(int)).max() > 255  # really changed at 16-bit precision
 
 
-def test_sixteen_bit_colour_png_is_refused(vae: Vae) -> None:
-    """A 16-bit colour PNG is refused rather than silently reduced to 8 bits."""
+def _png16(array: np.ndarray[Any, Any], *, icc: bytes | None = None, exif: bytes | None = None) -> bytes:
+    """A 16-bit PNG written by OpenCV (RGB(A) given, BGR(A) stored), with iCCP/eXIf chunks spliced in after IHDR."""
     import struct
     import zlib
+
+    cv2 = pytest.importorskip("cv2")
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    rows = b"".join(b"\x00" + bytes(range(24)) for _ in range(4))
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 16, 2, 0, 0, 0))
+    order = [2, 1, 0, 3][: array.shape[2]]
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(array[..., order]))
+    assert ok
+    data = encoded.tobytes()
+    extra = (chunk(b"iCCP", b"p\x00\x00" + zlib.compress(icc)) if icc else b"") + (
+        chunk(b"eXIf", exif) if exif else b""
+    )
+    return data[:33] + extra + data[33:]
+
+
+def _read16(png: bytes) -> np.ndarray[Any, Any]:
+    cv2 = pytest.importorskip("cv2")
+    array = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert array.dtype == np.uint16
+    return np.asarray(array[..., [2, 1, 0, 3][: array.shape[2]]])
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_sixteen_bit_colour_stays_sixteen_bit(channels: int, vae: Vae) -> None:
+    """48-bit RGB and 64-bit RGBA PNGs come out 16-bit: ε in 16-bit levels, alpha exact, ICC and EXIF kept."""
+    original = np.random.default_rng(5).integers(0, 65536, size=(18, 22, channels), dtype=np.uint16)
+    exif = Image.Exif()
+    exif[0x013B] = "Ada Lovelace"
+    result = cloak_image(_png16(original, icc=ICC, exif=exif.tobytes()), vae, options=FAST)
+    written = _read16(result.png)
+    assert written.shape == original.shape
+    change = np.abs(written.astype(int) - original.astype(int))
+    assert change[..., :3].max() <= 8 * 257
+    assert change[..., :3].max() > 255  # really changed at 16-bit precision, not 8-bit steps
+    if channels == 4:
+        assert np.array_equal(written[..., 3], original[..., 3])
+    assert result.report["image"]["bits"] == 16
+    with Image.open(io.BytesIO(result.png)) as img:  # an ordinary PNG to every reader
+        assert img.size == (22, 18)
+        assert img.info.get("icc_profile") == ICC
+        assert img.getexif()[0x013B] == "Ada Lovelace"
+
+
+def test_sixteen_bit_grey_with_alpha_stays_grey(vae: Vae) -> None:
+    """A 16-bit grey + alpha PNG (which Pillow would read as 8-bit RGBA) stays one grey channel plus alpha."""
+    import struct
+    import zlib
+
+    original = np.random.default_rng(6).integers(0, 65536, size=(10, 12, 2), dtype=np.uint16)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in original)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 12, 10, 16, 4, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))  # fmt: skip
-    with pytest.raises(InvalidInput, match="16-bit colour PNG"):
+    written_png = cloak_image(png, vae, options=FAST).png
+    assert written_png[24:26] == bytes([16, 4])  # IHDR: bit depth 16, colour type 4 (grey + alpha)
+    written = _read16(written_png)
+    assert np.array_equal(written[..., 3], original[..., 1])
+    assert np.abs(written[..., 0].astype(int) - original[..., 0].astype(int)).max() <= 8 * 257
+
+
+def test_sixteen_bit_colour_without_opencv_is_refused(vae: Vae, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without OpenCV a 16-bit colour PNG is refused (naming the package) rather than silently made 8-bit."""
+    png = _png16(np.zeros((4, 4, 3), np.uint16))
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(MissingDependency, match="opencv"):
         cloak_image(png, vae, options=FAST)
 
 

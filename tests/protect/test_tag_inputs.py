@@ -166,21 +166,6 @@ def test_c2pa_box_in_a_png_is_refused(sample: Callable[..., Path]) -> None:
     _refused(path, ProtectionError, "C2PA manifest")
 
 
-def test_packet_too_large_for_jpeg_is_refused(sample: Callable[..., Path]) -> None:
-    """A JPEG whose merged packet would pass 64 KiB is refused (Extended XMP is not written)."""
-    path = sample("jpeg")
-    data = path.read_bytes()
-    filler = b"x" * 64_900  # fits alone; not with our fields added, even without padding
-    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-              b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:source>' + filler +
-              b"</dc:source></rdf:Description></rdf:RDF></x:xmpmeta>")  # fmt: skip
-    payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet
-    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
-    path.write_bytes(data[:2] + segment + data[2:])
-    big = Reservation.parse(["all"], contacts=["Ada Lovelace <ada@example.org>", "https://ada.example/l"])
-    _refused(path, ProtectionError, "does not fit in one JPEG APP1 segment", big)
-
-
 # --- existing metadata is merged, not replaced --------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,21 @@ def test_bad_sign_options_are_refused_before_any_work() -> None:
         SignOptions(model=" ")
     with pytest.raises(InvalidInput, match="--model-digest"):
         SignOptions(model="m", model_digest="md5:abc")
+
+
+def test_a_signed_output_with_changed_pixels_fails_every_binding(
+    tmp_path: Path, keys: KeyPaths, photo_as: Callable[[str], bytes]
+) -> None:
+    """Pixels changed after signing: manifest Invalid (data hash), ledger entry found but its digest differs."""
+    source = tmp_path / "gen.jpg"
+    source.write_bytes(photo_as("JPEG"))
+    signed = sign_asset(source, out=tmp_path / "signed.jpg", options=OPTIONS)
+    data = bytearray(signed.path.read_bytes())
+    data[-300] ^= 0x10  # inside the entropy-coded image data
+    signed.path.write_bytes(bytes(data))
+    report = verify_asset(signed.path).to_dict()
+    assert report["c2pa"]["state"] == "Invalid"
+    assert "assertion.dataHash.mismatch" in report["c2pa"]["failures"]
+    assert report["ledger"]["found"]
+    assert report["ledger"]["inclusion_verified"]
+    assert not report["ledger"]["digest_matches"]

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rightful.cli._common import console, err_console, fail, handle_errors
 from rightful.protect.sitekit import build_site_kit, write_site_kit
 from rightful.protect.tag import TagProgress, TagResult, TagStatus, tag_files
+from rightful.protect.tagc2pa import C2paMode, resolve_identity
 from rightful.protect.terms import RESERVE_CHOICES, Reservation
 
 if TYPE_CHECKING:  # the cloak needs numpy and torch: imported only when `protect` runs
@@ -68,24 +69,33 @@ def tag(
         str | None, typer.Option("--licence", "--license", help="Licence URL (xmpRights:WebStatement, cc:license).")
     ] = None,
     contact: Contacts = None,
+    c2pa: Annotated[
+        C2paMode,
+        typer.Option(
+            "--c2pa",
+            help="Also sign a C2PA cawg.training-mining manifest into JPEG/PNG/WebP/TIFF: auto (when "
+            "'rightful keys init' has made keys), always (keys required) or never (XMP only).",
+        ),
+    ] = C2paMode.AUTO,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written; change nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line per file.")] = False,
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: on a TTY).")
     ] = None,
 ) -> None:
-    """Write an AI reservation into JPEG, PNG, WebP, TIFF and PDF files (XMP; pixels are not re-encoded).
+    """Write an AI reservation into JPEG, PNG, WebP, TIFF and PDF files (XMP, plus a signed C2PA manifest).
 
-    Exit code 1 when any file could not be tagged; the others are tagged all the same.
+    Pixels are not re-encoded. Exit code 1 when any file could not be tagged; the others are tagged all the same.
     """
     import json
 
     with handle_errors():
         reservation = Reservation.parse(reserve, licence=licence, contacts=contact or ())
+        identity = resolve_identity(c2pa)
     counts = dict.fromkeys(TagStatus, 0)
     show_progress = progress if progress is not None else err_console.is_terminal
     with _progress_bar(show_progress) as on_progress:
-        for result in tag_files(files, reservation, dry_run=dry_run, progress=on_progress):
+        for result in tag_files(files, reservation, dry_run=dry_run, identity=identity, progress=on_progress):
             counts[result.status] += 1
             if as_json:
                 sys.stdout.write(json.dumps(result.to_dict()) + "\n")
@@ -94,6 +104,9 @@ def tag(
                 _render(result, verbose=dry_run)
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no files found"
     err_console.print(f"rightful tag: {summary}", markup=False, highlight=False)
+    if identity is None and c2pa is C2paMode.AUTO:
+        err_console.print("note: XMP only, no C2PA manifest: no signing keys ('rightful keys init' adds them)",
+                          markup=False, highlight=False)  # fmt: skip
     if counts[TagStatus.FAILED]:
         raise typer.Exit(1)
     if not sum(counts.values()):
@@ -103,6 +116,8 @@ def tag(
 def _render(result: TagResult, *, verbose: bool) -> None:
     style = _STYLE[result.status]
     line = f"[{style}]{result.status.value:<10}[/] {escape(str(result.path))}"
+    if result.c2pa:
+        line += "  [dim](XMP + signed C2PA manifest)[/]"
     if result.error:
         line += f"  [red]{escape(result.error.removeprefix(f'{result.path}: '))}[/]"
     console.print(line)

@@ -5,7 +5,9 @@ before anything is written), replaces the existing XMP packet in place or insert
 says it belongs, and copies every other byte as it was:
 
 * JPEG: an APP1 ``http://ns.adobe.com/xap/1.0/`` segment, after the JFIF/Exif segments; the entropy-coded scan
-  is copied byte for byte. Extended XMP segments are kept as they are.
+  is copied byte for byte. A packet over 64 KiB is split into a standard and an extended part (XMP Part 3):
+  the extended part follows in ``http://ns.adobe.com/xmp/extension/`` segments, each naming its GUID, the
+  full length and its offset. An existing extended part is read back and merged, so nothing is lost.
 * PNG: an uncompressed ``iTXt`` chunk keyed ``XML:com.adobe.xmp`` right after ``IHDR`` (CRCs are checked on
   the way in and computed for the new chunk).
 * WebP: an ``XMP `` chunk; a simple (``VP8 ``/``VP8L``) file gets the ``VP8X`` header the extended format needs,
@@ -17,14 +19,17 @@ says it belongs, and copies every other byte as it was:
 
 from __future__ import annotations
 
+import hashlib
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from rightful.errors import InvalidInput, ProtectionError
+from rightful.errors import InvalidInput
 from rightful.media import sniff
 from rightful.protect import pdfxmp, tiff
+from rightful.protect.xmpwrite import combine_packets, split_packet
 
 __all__ = ["C2PA_MARK", "FORMATS", "has_c2pa", "media_kind", "read_xmp", "write_xmp"]
 
@@ -35,6 +40,9 @@ FORMATS: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"
 C2PA_MARK: Final = b"jumdc2pa"
 _JPEG_XMP: Final = b"http://ns.adobe.com/xap/1.0/\x00"
 _JPEG_MAX_PAYLOAD: Final = 65533
+_JPEG_EXT: Final = b"http://ns.adobe.com/xmp/extension/\x00"
+_EXT_CHUNK: Final = _JPEG_MAX_PAYLOAD - len(_JPEG_EXT) - 32 - 8  # GUID, full length, offset
+_GUID_RE: Final = re.compile(rb'HasExtendedXMP(?:="|>)([0-9A-Fa-f]{32})')
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _PNG_XMP_KEY: Final = b"XML:com.adobe.xmp\x00"
 
@@ -98,23 +106,62 @@ def _jpeg_segments(data: bytes) -> list[_Segment]:
         pos = end
 
 
+def _jpeg_extended(segments: list[_Segment], guid: bytes) -> bytes:
+    """The extended XMP part named by ``guid``, reassembled from its segments and checked against its MD5."""
+    parts: dict[int, bytes] = {}
+    total = -1
+    head = len(_JPEG_EXT)
+    for seg in segments:
+        if seg.marker == 0xE1 and seg.payload.startswith(_JPEG_EXT) and seg.payload[head : head + 32] == guid:
+            total = int.from_bytes(seg.payload[head + 32 : head + 36], "big")
+            parts[int.from_bytes(seg.payload[head + 36 : head + 40], "big")] = seg.payload[head + 40 :]
+    joined = b"".join(parts[k] for k in sorted(parts))
+    if total < 0 or len(joined) != total or hashlib.md5(joined, usedforsecurity=False).hexdigest().upper() != \
+            guid.decode("ascii").upper():  # fmt: skip
+        raise InvalidInput("corrupt JPEG: the Extended XMP part is missing, incomplete or does not match its GUID; "
+                           "not rewritten, nothing lost")  # fmt: skip
+    return joined
+
+
 def _jpeg_read(data: bytes) -> bytes | None:
-    for seg in _jpeg_segments(data):
-        if seg.marker == 0xE1 and seg.payload.startswith(_JPEG_XMP):
-            return seg.payload[len(_JPEG_XMP) :]
-    return None
-
-
-def _jpeg_write(data: bytes, packet: bytes) -> bytes:
-    payload = _JPEG_XMP + packet
-    if len(payload) > _JPEG_MAX_PAYLOAD:
-        raise ProtectionError(f"the XMP packet ({len(packet)} bytes) does not fit in one JPEG APP1 segment "
-                              "(64 KiB); Extended XMP is not written")  # fmt: skip
-    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
     segments = _jpeg_segments(data)
     for seg in segments:
         if seg.marker == 0xE1 and seg.payload.startswith(_JPEG_XMP):
-            return data[: seg.start] + segment + data[seg.end :]
+            packet = seg.payload[len(_JPEG_XMP) :]
+            found = _GUID_RE.search(packet)
+            if found is None:
+                return packet
+            return combine_packets(packet, _jpeg_extended(segments, found.group(1)))
+    return None
+
+
+def _app1(payload: bytes) -> bytes:
+    return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _jpeg_xmp_segments(packet: bytes) -> bytes:
+    """One APP1 segment, or the standard part plus its Extended XMP segments when the packet is too big."""
+    if len(_JPEG_XMP) + len(packet) <= _JPEG_MAX_PAYLOAD:
+        return _app1(_JPEG_XMP + packet)
+    standard, extended, guid = split_packet(packet, limit=_JPEG_MAX_PAYLOAD - len(_JPEG_XMP))
+    out = [_app1(_JPEG_XMP + standard)]
+    for offset in range(0, len(extended), _EXT_CHUNK):
+        out.append(_app1(_JPEG_EXT + guid.encode("ascii") + len(extended).to_bytes(4, "big")
+                         + offset.to_bytes(4, "big") + extended[offset : offset + _EXT_CHUNK]))  # fmt: skip
+    return b"".join(out)
+
+
+def _jpeg_write(data: bytes, packet: bytes) -> bytes:
+    """The packet written where the old one was (or after JFIF/Exif); old Extended XMP segments are dropped."""
+    segment = _jpeg_xmp_segments(packet)  # the packet is the whole logical XMP (read_xmp joined both parts)
+    segments = _jpeg_segments(data)
+    xmp = [s for s in segments if s.marker == 0xE1 and s.payload.startswith((_JPEG_XMP, _JPEG_EXT))]
+    if xmp:
+        out, pos = [], 0
+        for number, seg in enumerate(xmp):
+            out.append(data[pos : seg.start] + (segment if number == 0 else b""))
+            pos = seg.end
+        return b"".join(out) + data[pos:]
     at = 2
     for seg in segments:  # after JFIF (APP0) and Exif (APP1): the order readers expect
         if seg.marker == 0xE0 or (seg.marker == 0xE1 and seg.payload.startswith(b"Exif\x00")):

@@ -11,9 +11,11 @@ A file that already states exactly this reservation is left untouched (``unchang
 an interruption only does the remaining work. In a batch (:func:`tag_files`) a failing file becomes a result with
 its error and the others go on.
 
-C2PA: the issue asks for a signed ``cawg.training-mining`` assertion too. :mod:`rightful.provenance` signs only
-*generated* content (its manifest declares ``trainedAlgorithmicMedia``), which would be false for an artist's
-own work, so the tagger writes the XMP statement alone; see docs/artist-tools.md.
+C2PA: given a signing identity (the keys of ``rightful keys init``; :func:`rightful.protect.tagc2pa.resolve_identity`
+picks it for ``--c2pa auto|always|never``), JPEG, PNG, WebP and TIFF files also get a signed manifest with a
+``cawg.training-mining`` assertion (:mod:`rightful.protect.tagc2pa`), signed *after* the XMP is in place so the
+signature covers it. A file that already carries a manifest keeps it, as the new manifest's parent ingredient;
+without a signing identity such a file is refused, since any change would break its signature.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rightful.errors import InvalidInput, ProtectionError, RightfulError
 from rightful.media import iter_files, read_capped
 from rightful.protect import containers
+from rightful.protect.tagc2pa import SIGNABLE_TYPES, describe_manifest, manifest_states, sign_tagged
 from rightful.protect.terms import Reservation
 from rightful.protect.xmpwrite import CC, PLUS, TDM, XMP_RIGHTS, XmpField, merge_packet, rights_fields, states_fields
+
+if TYPE_CHECKING:
+    from rightful.provenance.keys import SigningIdentity
 
 __all__ = [
     "MAX_TAG_BYTES",
@@ -69,11 +75,12 @@ class TagResult:
     error: str | None = None
     size_before: int | None = None
     size_after: int | None = None
+    c2pa: bool = False  # the file carries (or, in a dry run, would carry) our signed manifest
 
     def to_dict(self) -> dict[str, object]:
         return {"path": str(self.path), "status": str(self.status), "media_type": self.media_type,
                 "fields": list(self.fields), "error": self.error, "size_before": self.size_before,
-                "size_after": self.size_after}  # fmt: skip
+                "size_after": self.size_after, "c2pa": self.c2pa}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +100,13 @@ def _describe(fields: Iterable[XmpField]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def tag_file(path: str | Path, reservation: Reservation, *, dry_run: bool = False) -> TagResult:
-    """Tag one file in place. Raises InvalidInput (bad input) or ProtectionError (cannot write safely)."""
+def tag_file(
+    path: str | Path, reservation: Reservation, *, dry_run: bool = False, identity: SigningIdentity | None = None
+) -> TagResult:
+    """Tag one file in place (XMP, and a signed C2PA manifest when ``identity`` is given and the format allows).
+
+    Raises InvalidInput (bad input) or ProtectionError (cannot write safely).
+    """
     given = Path(path)
     target = given.resolve()  # a symlink: tag the file it points to, keep the link
     if not target.is_file():
@@ -104,20 +116,31 @@ def tag_file(path: str | Path, reservation: Reservation, *, dry_run: bool = Fals
         raise InvalidInput(f"{given} is larger than {MAX_TAG_BYTES >> 20} MiB; not tagged", path=str(given))
     media_type = containers.media_kind(data)
     fields = rights_fields(reservation, pdf=media_type == "application/pdf")
-    shown = _describe(fields)
+    sign = identity is not None and media_type in SIGNABLE_TYPES
+    shown = _describe(fields) + ((describe_manifest(reservation),) if sign else ())
     existing = containers.read_xmp(media_type, data)
-    if states_fields(existing, fields):
-        return TagResult(given, TagStatus.UNCHANGED, media_type, shown, size_before=len(data), size_after=len(data))
-    if containers.has_c2pa(data):
+    xmp_done = states_fields(existing, fields)
+    if xmp_done and (not sign or manifest_states(data, media_type, reservation)):
+        return TagResult(given, TagStatus.UNCHANGED, media_type, shown, size_before=len(data), size_after=len(data),
+                         c2pa=sign)  # fmt: skip
+    if containers.has_c2pa(data) and not sign:
         raise ProtectionError(f"{given} carries a C2PA manifest: adding metadata changes the bytes its signature "
-                              "covers and would invalidate it. Tag the original before it is signed.",
-                              path=str(given))  # fmt: skip
-    updated = _build(media_type, data, existing, fields, name=str(given))
+                              "covers and would invalidate it. Tag the original before it is signed, or sign the "
+                              "tag too (keys from 'rightful keys init'; the manifest is then kept as the parent "
+                              "ingredient).", path=str(given))  # fmt: skip
+    updated = data if xmp_done else _build(media_type, data, existing, fields, name=str(given))
     if dry_run:
-        return TagResult(given, TagStatus.WOULD_TAG, media_type, shown, size_before=len(data), size_after=len(updated))
+        return TagResult(given, TagStatus.WOULD_TAG, media_type, shown, size_before=len(data), size_after=len(updated),
+                         c2pa=sign)  # fmt: skip
     _check_writable(target, shown=given)
+    if sign:
+        assert identity is not None
+        updated = sign_tagged(data, updated, reservation, identity=identity, name=str(given), media_type=media_type)
+        if not states_fields(containers.read_xmp(media_type, updated), fields):
+            raise ProtectionError(f"{given}: the XMP did not survive C2PA signing; file left unchanged")
     _replace(target, updated, shown=given)
-    return TagResult(given, TagStatus.TAGGED, media_type, shown, size_before=len(data), size_after=len(updated))
+    return TagResult(given, TagStatus.TAGGED, media_type, shown, size_before=len(data), size_after=len(updated),
+                     c2pa=sign)  # fmt: skip
 
 
 def _build(media_type: str, data: bytes, existing: bytes | None, fields: tuple[XmpField, ...], *, name: str) -> bytes:
@@ -175,6 +198,7 @@ def tag_files(
     reservation: Reservation,
     *,
     dry_run: bool = False,
+    identity: SigningIdentity | None = None,
     progress: Callable[[TagProgress], None] | None = None,
 ) -> Iterator[TagResult]:
     """Tag many files and folders; each file's failure is a ``failed`` result, the batch goes on."""
@@ -184,7 +208,7 @@ def tag_files(
         if progress is not None:
             progress(TagProgress(done=done, total=len(files), failed=failed, current=path))
         try:
-            result = tag_file(path, reservation, dry_run=dry_run)
+            result = tag_file(path, reservation, dry_run=dry_run, identity=identity)
         except RightfulError as exc:
             failed += 1
             result = TagResult(path, TagStatus.FAILED, error=str(exc))

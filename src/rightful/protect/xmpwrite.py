@@ -15,10 +15,18 @@ Properties written (the reader side is :mod:`rightful.signals.embedded`):
   ``LicensorTelephone1``): whom to ask;
 * ``xmpRights:Marked``, ``xmpRights:WebStatement`` and ``cc:license`` for the licence;
 * ``tdm:reservation`` (namespace ``http://www.w3.org/ns/tdmrep/``) in PDF, when data mining is reserved.
+
+JPEG holds at most 64 KiB of XMP per segment. For bigger packets, :func:`split_packet` makes the standard and
+extended parts of XMP Specification Part 3 (§1.1.3.1): our rights properties (and every attribute-form
+property) stay in the standard part with ``xmpNote:HasExtendedXMP`` naming the MD5 GUID of the extended part,
+other top-level properties move there, largest first; :func:`combine_packets` joins an existing pair back into
+one logical packet so a merge sees every property.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,7 +34,7 @@ from typing import Final
 from xml.etree.ElementTree import Element, ParseError, SubElement
 
 from rightful._version import __version__
-from rightful.errors import InvalidInput
+from rightful.errors import InvalidInput, ProtectionError
 from rightful.protect.terms import IPTC_VOCAB, Reservation
 from rightful.signals.xmp import RDF, XmpError, parse_packet
 
@@ -36,8 +44,10 @@ __all__ = [
     "TDM",
     "XMP_RIGHTS",
     "XmpField",
+    "combine_packets",
     "merge_packet",
     "rights_fields",
+    "split_packet",
     "states_fields",
 ]
 
@@ -46,10 +56,15 @@ PLUS: Final = "http://ns.useplus.org/ldf/xmp/1.0/"
 XMP_RIGHTS: Final = "http://ns.adobe.com/xap/1.0/rights/"
 CC: Final = "http://creativecommons.org/ns#"
 TDM: Final = "http://www.w3.org/ns/tdmrep/"
+XMP_NOTE: Final = "http://ns.adobe.com/xmp/note/"
+_HAS_EXTENDED: Final = f"{{{XMP_NOTE}}}HasExtendedXMP"
+_DESCRIPTION: Final = f"{{{RDF}}}Description"
+#: Namespaces whose properties never leave the standard part (what ``rightful tag`` states).
+_STANDARD_NAMESPACES: Final = frozenset({PLUS, XMP_RIGHTS, CC, TDM})
 _XML: Final = "http://www.w3.org/XML/1998/namespace"
 _PREFERRED: Final[Mapping[str, str]] = {
     X: "x", RDF: "rdf", PLUS: "plus", XMP_RIGHTS: "xmpRights", CC: "cc", TDM: "tdm",
-    "http://purl.org/dc/elements/1.1/": "dc", "http://ns.adobe.com/xap/1.0/": "xmp",
+    "http://purl.org/dc/elements/1.1/": "dc", "http://ns.adobe.com/xap/1.0/": "xmp", XMP_NOTE: "xmpNote",
 }  # fmt: skip
 _PACKET_ID: Final = "W5M0MpCehiHzreSzNTczkc9d"
 #: Spaces after the packet so later in-place edits (by any tool) fit; the XMP spec suggests 2–4 KiB.
@@ -132,9 +147,78 @@ def merge_packet(existing: bytes | None, fields: tuple[XmpField, ...], *, paddin
         description = SubElement(rdf, f"{{{RDF}}}Description", {f"{{{RDF}}}about": ""})
     for field in fields:
         _append(description, field)
-    body = _serialise(root, prefixes)
+    return _wrap(_serialise(root, prefixes), padding)
+
+
+def _wrap(body: str, padding: int) -> bytes:
     pad = (" " * 99 + "\n") * (padding // 100)
     return (f'<?xpacket begin="\ufeff" id="{_PACKET_ID}"?>\n{body}\n{pad}<?xpacket end="w"?>').encode()
+
+
+def _rdf(root: Element) -> Element:
+    rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f"{{{RDF}}}RDF")
+    if rdf is None:
+        raise InvalidInput("the XMP packet has no rdf:RDF element")
+    return rdf
+
+
+def combine_packets(standard: bytes, extended: bytes) -> bytes:
+    """One packet holding the standard part's properties and the extended part's (without ``HasExtendedXMP``)."""
+    root, prefixes = _parse(standard)
+    extra, extra_prefixes = _parse(extended)
+    rdf = _rdf(root)
+    descriptions = rdf.findall(_DESCRIPTION) or [SubElement(rdf, _DESCRIPTION, {f"{{{RDF}}}about": ""})]
+    for node in descriptions:
+        node.attrib.pop(_HAS_EXTENDED, None)
+        for child in [c for c in node if c.tag == _HAS_EXTENDED]:
+            node.remove(child)
+    present = {c.tag for d in descriptions for c in d} | {a for d in descriptions for a in d.attrib}
+    for node in _rdf(extra).findall(_DESCRIPTION):
+        for name, value in node.attrib.items():
+            if name != f"{{{RDF}}}about" and name not in present:
+                descriptions[0].set(name, value)
+        for child in node:
+            if child.tag not in present:
+                descriptions[0].append(child)
+    known = {**extra_prefixes, **prefixes}
+    return _wrap(_serialise(root, known), 0)
+
+
+def split_packet(packet: bytes, *, limit: int) -> tuple[bytes, bytes, str]:
+    """(standard packet ≤ ``limit`` bytes, extended part, its GUID) per XMP Part 3; ProtectionError if impossible."""
+    root, prefixes = _parse(packet)
+    rdf = _rdf(root)
+    moved: list[tuple[int, Element]] = []
+    for node in rdf.findall(_DESCRIPTION):
+        for child in list(node):
+            if child.tag.partition("}")[0][1:] not in _STANDARD_NAMESPACES and child.tag != _HAS_EXTENDED:
+                node.remove(child)
+                moved.append((len(_serialise(child, prefixes)), child))
+    first = rdf.find(_DESCRIPTION)
+    if first is None:
+        raise InvalidInput("the XMP packet has no rdf:Description")
+    first.set(_HAS_EXTENDED, "0" * 32)  # placeholder of the GUID's length while sizes are measured
+    budget = limit - len(_wrap(_serialise(root, prefixes), 0)) - 512  # room for declarations of namespaces
+    back: list[Element] = []
+    for size, child in sorted(moved, key=lambda item: item[0]):  # the smallest stay, the largest move
+        if size > budget:
+            break
+        budget -= size
+        first.append(child)
+        back.append(child)
+    rest = [child for _, child in moved if child not in back]
+    extended_root = Element(f"{{{X}}}xmpmeta", {f"{{{X}}}xmptk": f"Rightful {__version__}"})
+    holder = SubElement(SubElement(extended_root, f"{{{RDF}}}RDF"), _DESCRIPTION, {f"{{{RDF}}}about": ""})
+    for child in rest:
+        holder.append(copy.deepcopy(child))
+    extended = _serialise(extended_root, prefixes).encode()
+    guid = hashlib.md5(extended, usedforsecurity=False).hexdigest().upper()
+    first.set(_HAS_EXTENDED, guid)
+    standard = _wrap(_serialise(root, prefixes), 0)
+    if len(standard) > limit:
+        raise ProtectionError(f"the standard XMP part is still {len(standard)} bytes after moving every other "
+                              f"property to Extended XMP (limit {limit}); not written")  # fmt: skip
+    return standard, extended, guid
 
 
 def _new_root() -> Element:

@@ -2,7 +2,9 @@
 
 ``sign_asset`` watermarks a generated file (the payload is its ledger index), writes a C2PA manifest
 (``trainedAlgorithmicMedia``, generator, training-mining terms, licence, attributions, soft binding) and appends
-an output record to the RFC 9162 log; ``verify_asset`` reads all of it back, offline. Guide: docs/provenance.md.
+an output record to the RFC 9162 log; ``verify_asset`` reads all of it back, offline. ``sign_assertions``
+signs any C2PA assertions into any file (``rightful tag`` signs an artist's training-mining terms with it).
+Guide: docs/provenance.md.
 """
 
 from __future__ import annotations
@@ -11,7 +13,17 @@ from rightful.provenance.bundle import ProofBundle, check_consistency, make_bund
 from rightful.provenance.imagemark import detect_image, watermark_image
 from rightful.provenance.keys import KeyPaths, SigningIdentity, import_chain, init_keys
 from rightful.provenance.ledger import ConsistencyProof, InclusionProof, Ledger
-from rightful.provenance.manifest import Generator, ManifestOptions, build_manifest, sign_manifest
+from rightful.provenance.manifest import (
+    Generator,
+    Ingredient,
+    ManifestOptions,
+    SignedBytes,
+    build_manifest,
+    sign_assertions,
+    sign_bytes,
+    sign_manifest,
+    training_mining_assertion,
+)
 from rightful.provenance.note import Checkpoint, NoteSigner, NoteVerifier
 from rightful.provenance.records import model_record, output_record, parse_record, work_record
 from rightful.provenance.sign import SignedOutput, SignOptions, sign_asset, sign_many
@@ -24,6 +36,7 @@ __all__ = [
     "Detection",
     "Generator",
     "InclusionProof",
+    "Ingredient",
     "KeyPaths",
     "Ledger",
     "ManifestOptions",
@@ -31,6 +44,7 @@ __all__ = [
     "NoteVerifier",
     "ProofBundle",
     "SignOptions",
+    "SignedBytes",
     "SignedOutput",
     "SigningIdentity",
     "VerifyReport",
@@ -43,9 +57,12 @@ __all__ = [
     "model_record",
     "output_record",
     "parse_record",
+    "sign_assertions",
     "sign_asset",
+    "sign_bytes",
     "sign_manifest",
     "sign_many",
+    "training_mining_assertion",
     "verify_asset",
     "verify_bundle",
     "watermark_image",

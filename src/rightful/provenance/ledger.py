@@ -123,13 +123,13 @@ class Ledger:
         self._cache: dict[str, Sequence[bytes]] = {}
         if signer is not None and signer.verifier != verifier:
             raise InvalidInput("the log signer key does not match the log verifier key")
-        if not (self.path / _CHECKPOINT).is_file():
-            if signer is None:
-                raise LedgerError(f"{self.path} is not a log (no checkpoint file)", path=str(self.path))
-            self._create()
-        if signer is not None:
-            self._acquire()
+        if signer is None and not (self.path / _CHECKPOINT).is_file():
+            raise LedgerError(f"{self.path} is not a log (no checkpoint file)", path=str(self.path))
         try:
+            if signer is not None:  # create under the lock: a writer that raced us may have committed already
+                self._acquire()
+                if not (self.path / _CHECKPOINT).is_file():
+                    self._create()
             self._load()
         except BaseException:
             self.close()
@@ -162,7 +162,13 @@ class Ledger:
         fsync_dir(self.path)
 
     def _acquire(self) -> None:
-        self._lock = (self.path / ".lock").open("ab")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = (self.path / ".lock").open("ab")
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot open the log at {self.path}: {exc.strerror or exc}", path=str(self.path)
+            ) from exc
         fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX)
 
     def _load(self) -> None:

@@ -29,7 +29,7 @@ from rightful.provenance.manifest import PROVENANCE_LABEL, SIDECAR_SUFFIX, SOFT_
 from rightful.provenance.records import parse_record
 from rightful.signals.c2pa_manifest import C2PA_MEDIA_TYPES, ManifestReadError, read_manifest_store
 
-__all__ = ["VerifyReport", "verify_asset"]
+__all__ = ["VerifyReport", "sidecar_paths", "verify_asset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +64,27 @@ def _sidecar_store(data: bytes, sidecar: bytes, media_type: str) -> dict[str, An
     return store if isinstance(store, dict) else None
 
 
+def sidecar_paths(path: Path) -> tuple[Path, ...]:
+    """Where a detached manifest for ``path`` may sit: ``x.jpg.c2pa`` (what we write), then ``x.c2pa`` (c2patool)."""
+    return tuple(dict.fromkeys((path.with_name(path.name + SIDECAR_SUFFIX), path.with_suffix(SIDECAR_SUFFIX))))
+
+
 def _c2pa_section(path: Path, data: bytes, media_type: str | None) -> dict[str, Any]:
-    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if media_type not in C2PA_MEDIA_TYPES:
+    """The embedded manifest or, when there is none, the first sidecar beside the file, validated against it."""
+    sidecar = next((p for p in sidecar_paths(path) if p != path and p.is_file()), None)
+    if media_type is None or (media_type not in C2PA_MEDIA_TYPES and sidecar is None):
         return {"present": False, "reason": f"format {media_type or 'unknown'} carries no C2PA manifest"}
-    assert media_type is not None
-    try:
-        store = read_manifest_store(data, media_type=media_type)
-        source = "embedded"
-        if store is None and sidecar.is_file():
-            store, source = _sidecar_store(data, sidecar.read_bytes(), media_type), f"sidecar {sidecar.name}"
+    source = "embedded"
+    try:  # a format that cannot embed one may still have a detached manifest (sign_asset writes one)
+        store = read_manifest_store(data, media_type=media_type) if media_type in C2PA_MEDIA_TYPES else None
+        if store is None and sidecar is not None:
+            source = f"sidecar {sidecar.name}"
+            store = _sidecar_store(data, sidecar.read_bytes(), media_type)
     except ManifestReadError as exc:
-        return {"present": True, "state": "Unreadable", "failures": [exc.code], "error": str(exc)}
+        return {"present": True, "source": source, "state": "Unreadable", "failures": [exc.code], "error": str(exc)}
+    except OSError as exc:
+        return {"present": True, "source": source, "state": "Unreadable", "failures": ["c2pa-sidecar-unreadable"],
+                "error": f"cannot read {sidecar}: {exc.strerror or exc}"}  # fmt: skip
     if store is None:
         return {"present": False}
     return {"present": True, "source": source, **summarise_store(store)}
