@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/match/run.py                 # everything (about 10 minutes on 2 cores)
     .venv/bin/python bench/match/run.py --only robustness --distractors 100000 --unrelated 1000
+    .venv/bin/python bench/match/run.py --only robustness --unrelated 100 --transforms crop screenshot  # quick
     .venv/bin/python bench/match/run.py --only scale --scale 1000000
     .venv/bin/python bench/match/run.py --only text --text-mb 100
 
@@ -73,6 +74,11 @@ def add_distractors(registry: Any, n: int, *, seed: int = 7) -> float:
                     {"work_id": i, "kind": kind, "region": r, "value": codes[k * len(regions) + j].tobytes(),
                      "quality": 100}
                     for k, i in enumerate(ids) for j, r in enumerate(regions)])  # fmt: skip
+            for kind, size in (("window", 8), ("window-pdq", 32)):  # the anchor window's coarse hash and PDQ
+                codes = rng.integers(0, 256, (len(ids), size), dtype=np.uint8)
+                conn.execute(insert(FingerprintRow), [
+                    {"work_id": i, "kind": kind, "region": "c60", "value": codes[k].tobytes(), "quality": 100}
+                    for k, i in enumerate(ids)])  # fmt: skip
             conn.execute(insert(ChangeRow), [{"work_id": i, "op": "add"} for i in ids])
     registry.index.sync()
     registry.index.save()
@@ -122,6 +128,20 @@ def _calibration(pair_min: dict[str, list[int]], thresholds: Any) -> dict[str, A
     return out
 
 
+def _window_minimum(registry: Any, query: bytes) -> int:
+    """For one unrelated query: the smallest refined PDQ distance the crop-window search reached (999: no
+    coarse candidate at all), with the PDQ acceptance threshold lifted so every candidate is refined."""
+    from dataclasses import replace
+
+    from rightful.fingerprints.image import load_image
+    from rightful.registry.match import match_windows
+
+    img, _ = load_image(query)
+    open_t = replace(registry.thresholds, partial=256)
+    cands = match_windows(img, index=registry.index, thresholds=open_t)
+    return min((c.distance for c in cands if c.distance is not None), default=999)
+
+
 def phash_bits(img: Any) -> int:
     import imagehash
 
@@ -166,6 +186,7 @@ def robustness(args: argparse.Namespace) -> dict[str, Any]:
     unrelated: list[tuple[bool, int]] = []
     t_unrel = time.perf_counter()
     pair_min: dict[str, list[int]] = {"pdq": [], "phash": []}
+    window_min: list[int] = []
     stored = _stored_hashes(registry, list(truth))
     for s in range(args.unrelated):
         img = scene(1_000_000 + s)
@@ -174,8 +195,13 @@ def robustness(args: argparse.Namespace) -> dict[str, Any]:
         b_id, b_d = baseline(Image.open(__import__("io").BytesIO(q)))
         unrelated.append((bool(report.matches), b_d))
         _pair_minima(q, stored, pair_min)
+        window_min.append(_window_minimum(registry, q))
     unrel_s = time.perf_counter() - t_unrel
     calibration = _calibration(pair_min, registry.thresholds)
+    w = np.asarray([d for d in window_min if d < 999] or [999])
+    calibration["window"] = {"queries_with_candidates": int((np.asarray(window_min) < 999).sum()),
+                             "closest_refined_pdq": int(w.min()),
+                             "under_partial": int((w <= registry.thresholds.partial).sum())}  # fmt: skip
     fp_rightful = sum(m for m, _ in unrelated)
     # baseline threshold: the largest with no false match on the unrelated set and < 1e-4 random collisions
     base_t = 0
@@ -187,6 +213,8 @@ def robustness(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     latencies: list[float] = []
     for tname, (fn, quality) in TRANSFORMS.items():
+        if args.transforms and not any(tname.startswith(p) for p in args.transforms):
+            continue
         hits = base_hits = 0
         bands: dict[str, int] = {}
         trng = random.Random(zlib.crc32(tname.encode()))
@@ -229,6 +257,7 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
     import pdqhash
 
     from rightful.fingerprints.image import MIN_QUALITY, QUERY_ANGLES, REGISTER_WINDOWS
+    from rightful.fingerprints.windows import QUERY_BOXES
     from rightful.registry.hashindex import HashIndex
 
     rng = np.random.default_rng(3)
@@ -241,15 +270,20 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
     pdq_codes = rng.integers(0, 256, (n * per_work, 32), dtype=np.uint8)
     pdq_index.add(ids, ids // per_work, ids % per_work, pdq_codes)
     phash_index.add(ids, ids // per_work, ids % per_work, rng.integers(0, 256, (n * per_work, 8), dtype=np.uint8))
+    win_index = HashIndex(64)  # one coarse anchor-window hash per work
+    win_index.add(ids[:n], ids[:n], np.zeros(n, dtype=np.int64), rng.integers(0, 256, (n, 8), dtype=np.uint8))
     pdq_index.search(pdq_codes[:1], radius=31)  # builds the multi-index hashes
     phash_index.search(phash_index.codes[:1], radius=7)
+    win_index.search_pairs(win_index.codes[:1], radius=10, cheap=True)
     build_s = time.perf_counter() - t0
     # a query is what Registry.match sends: 8 dihedral PDQ hashes (6 probed cheaply), the trimmed frame, the
     # windows and the de-rotated windows; pHashes of the frame, mirror, trimmed frame, windows, de-rotated windows
     n_pdq = 8 + 1 + len(REGISTER_WINDOWS) + len(QUERY_ANGLES)
     n_phash = 3 + len(REGISTER_WINDOWS) + len(QUERY_ANGLES)
     cheap = np.asarray([False, False, *([True] * 6), *([False] * (n_pdq - 8))])
-    lat, cpu = [], []
+    lat, cpu, win_lat = [], [], []
+    n_win = len(QUERY_BOXES)  # the crop-window grid: every window looked up (exact 16-bit chunks only)
+    win_found: list[bool] = []
     found: dict[str, list[bool]] = {"0-25": [], "26-31": [], "32-47": []}
     for _ in range(args.scale_queries):
         src = rng.integers(len(pdq_codes), size=n_pdq)
@@ -262,8 +296,17 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
         t1, c1 = time.perf_counter(), time.process_time()
         hits = pdq_index.search(q, radius=47, cheap=cheap)
         phash_index.search(qp, radius=8)
+        t2 = time.perf_counter()
+        wsrc = rng.integers(n, size=n_win)
+        wq = np.unpackbits(win_index.codes[wsrc], axis=1)
+        flips = rng.random(wq.shape) < 4 / 64  # ~4 bits off, as a well-aligned crop window is
+        wq = np.packbits(wq ^ flips, axis=1)
+        wrows, wworks, _ = win_index.search_pairs(wq, radius=10, cheap=True)
         lat.append(time.perf_counter() - t1)
+        win_lat.append(time.perf_counter() - t2)
         cpu.append(time.process_time() - c1)
+        hit_pairs = set(zip(wrows.tolist(), wworks.tolist(), strict=True))
+        win_found += [(r, int(w)) in hit_pairs for r, w in enumerate(wsrc[:20])]
         for r in np.flatnonzero(~cheap):
             bucket = "0-25" if planted[r] <= 25 else "26-31" if planted[r] <= 31 else "32-47"
             found[bucket].append(int(src[r]) in set(hits[r].fp_ids.tolist()))
@@ -291,12 +334,15 @@ def scale(args: argparse.Namespace) -> dict[str, Any]:
         low += fingerprint_image(data).quality < MIN_QUALITY
     ours_rate = len(imgs) / (time.perf_counter() - t1)
     return {
-        "works": n, "pdq_hashes": len(pdq_index), "phashes": len(phash_index), "build_s": build_s,
+        "works": n, "pdq_hashes": len(pdq_index), "phashes": len(phash_index), "window_hashes": len(win_index),
+        "build_s": build_s, "window_p50_ms": float(np.percentile(np.asarray(win_lat) * 1000, 50)),
+        "window_p99_ms": float(np.percentile(np.asarray(win_lat) * 1000, 99)),
+        "window_recall_4_bits": float(np.mean(win_found)),
         "rss_mb": _rss_mb() - rss0,
         "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
         "recall_by_distance": {k: float(np.mean(v)) if v else None for k, v in found.items()},
         "cpu_p50_ms": float(np.percentile(cpu_ms, 50)), "cpu_p99_ms": float(np.percentile(cpu_ms, 99)),
-        "load_average": os.getloadavg(), "query": f"{n_pdq} PDQ (radius 47) + {n_phash} pHash (radius 8)",
+        "load_average": os.getloadavg(), "query": f"{n_pdq} PDQ (r 47) + {n_phash} pHash (r 8) + {n_win} window (r 10)",
         "flat_faiss_p50_ms": float(np.percentile(np.asarray(flat_lat) * 1000, 50)),
         "raw_pdqhash_images_per_s": raw_rate, "rightful_images_per_s": ours_rate,
         "throughput_ratio": ours_rate / raw_rate, "image_size": "1024x768 JPEG",
@@ -367,6 +413,7 @@ def main() -> None:
     ap.add_argument("--scale-queries", type=int, default=500)
     ap.add_argument("--throughput-images", type=int, default=60)
     ap.add_argument("--text-mb", type=int, default=100)
+    ap.add_argument("--transforms", nargs="*", help="only the transforms whose names start with these")
     ap.add_argument("--passages", type=int, default=1000)
     args = ap.parse_args()
     parts = args.only or ["robustness", "scale", "text"]
@@ -386,7 +433,8 @@ def main() -> None:
         print(f"\nscale {s['works']:,} works ({s['pdq_hashes']:,} PDQ + {s['phashes']:,} pHash): "
               f"p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms per query of {s['query']} (CPU time p50 "
               f"{s['cpu_p50_ms']:.2f}, p99 {s['cpu_p99_ms']:.2f} ms; load average {s['load_average'][0]:.1f}; "
-              f"recall by planted distance {s['recall_by_distance']}) "
+              f"recall by planted distance {s['recall_by_distance']}; window search p50 {s['window_p50_ms']:.2f}, "
+              f"p99 {s['window_p99_ms']:.2f} ms, recall at ~4 bits {s['window_recall_4_bits']:.3f}) "
               f"(flat FAISS p50 {s['flat_faiss_p50_ms']:.2f} ms); +{s['rss_mb']:.0f} MB; build {s['build_s']:.1f}s; "
               f"registration {s['rightful_images_per_s']:.1f} img/s vs raw pdqhash {s['raw_pdqhash_images_per_s']:.1f}"
               f" ({s['throughput_ratio']:.2f})")  # fmt: skip

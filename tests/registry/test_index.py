@@ -32,7 +32,7 @@ def test_index_files_are_written_and_reloaded(registry: Registry, open_registry:
     """After registering, the index files exist and a second opener loads them without a rebuild."""
     wid = _register(registry, 1)
     registry.index.save()
-    for name in ("pdq.idx", "phash.idx", "text.idx"):
+    for name in ("pdq.idx", "phash.idx", "window.idx", "text.idx"):
         assert (registry.index.directory / name).read_bytes().startswith(MAGIC)
     other = open_registry()
     assert other.index.notes == []
@@ -57,7 +57,7 @@ def test_other_process_catches_up_through_the_change_log(
         (lambda p: p.unlink(), "missing"),
         (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated"),
         (lambda p: p.write_bytes(b"not an index at all"), "not a Rightful index"),
-        (lambda p: p.write_bytes(p.read_bytes().replace(b'"format": 1', b'"format": 0')), "another index format"),
+        (lambda p: p.write_bytes(p.read_bytes().replace(b'"format": 2', b'"format": 1')), "another index format"),
     ],
 )
 def test_damaged_index_is_rebuilt_not_crashed(

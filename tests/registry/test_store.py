@@ -83,6 +83,17 @@ def test_remove_deletes_work_and_fingerprints(store: SqlRegistryStore) -> None:
     assert store.changes_since(0)[-1][1:] == (work.id, "remove")
 
 
+def test_fingerprints_added_later_are_stored_and_logged(store: SqlRegistryStore) -> None:
+    """Fingerprints added to an existing work are read back with it and logged as an update; an unknown id raises."""
+    (work,) = store.add_works([_work()])
+    store.add_fingerprints(work.id, [Fingerprint("window", b"\x01" * 8, 70, "c60")])
+    got = [(wid, fp.kind, fp.region) for _, wid, fp in store.iter_fingerprints(["window"])]
+    assert got == [(work.id, "window", "c60")]
+    assert store.changes_since(0)[-1][1:] == (work.id, "update")
+    with pytest.raises(WorkNotFound):
+        store.add_fingerprints(work.id + 1000, [Fingerprint("window", b"\x02" * 8, 70, "c60")])
+
+
 def test_ids_are_never_reused(store: SqlRegistryStore) -> None:
     """After removing the newest work, the next one gets a new id (stale index entries stay harmless)."""
     (a,) = store.add_works([_work("sha256:1")])

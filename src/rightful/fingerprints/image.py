@@ -5,9 +5,11 @@ after re-encoding, resizing, colour changes, blur or noise, while unrelated pict
 PDQ also reports a *quality* (0–100): flat or nearly flat images hash to almost nothing and would match every
 other flat image, so hashes under :data:`MIN_QUALITY` are flagged and never matched blindly.
 
-PDQ is brittle to crops and rotations (a 2 % shift moves ~80 bits, see docs/registry.md), so a work also
-stores hashes of fixed *windows* (a central crop survives small rotations and framing), and a query is hashed
-with its uniform border trimmed away and as the same windows. Everything runs on a copy downscaled to
+PDQ is brittle to crops and rotations (a 1 % shift moves ~24 bits, see docs/registry.md), so a work also
+stores hashes of fixed *windows* (a central crop survives small rotations and framing) and of an *anchor*
+window that crops are searched for (:mod:`rightful.fingerprints.windows`); a query is hashed with its uniform
+border trimmed away, as its embedded picture (screenshots), and as the same windows. Everything runs on a copy
+downscaled to
 :data:`WORK_SIDE` pixels: PDQ itself reduces to 64×64, so larger inputs cost time and buy nothing.
 """
 
@@ -25,6 +27,16 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from rightful.errors import InvalidInput
+from rightful.fingerprints.windows import (
+    ANCHOR,
+    ANCHOR_NAME,
+    coarse_hashes,
+    content_boxes,
+    grey_copy,
+    pixel_box,
+    sample_grids,
+)
+from rightful.fingerprints.windows import window_pdq as _window_pdq
 from rightful.media import DEFAULT_MAX_PIXELS, open_image
 from rightful.models import Fingerprint
 
@@ -42,6 +54,7 @@ __all__ = [
     "hamming",
     "load_image",
     "pdq_hashes",
+    "window_fingerprints",
 ]
 
 pdqhash = importlib.import_module("pdqhash")  # untyped C extension: imported as Any on purpose
@@ -208,6 +221,15 @@ def _run(arr: NDArray[np.int16], tolerance: int) -> int:
     return int(np.argmin(uniform))
 
 
+def window_fingerprints(img: Image.Image) -> list[Fingerprint]:
+    """The work's anchor-window hashes (see :mod:`rightful.fingerprints.windows`): a coarse 64-bit ``window``
+    hash that a cropped copy's query grid looks up, and the ``window-pdq`` hash that verifies the hit."""
+    ((pdq, quality),) = _window_pdq(img, [ANCHOR])
+    (coarse,) = coarse_hashes(sample_grids(grey_copy(img), [ANCHOR]))
+    return [Fingerprint("window", coarse.tobytes(), quality, ANCHOR_NAME),
+            Fingerprint("window-pdq", pdq, quality, ANCHOR_NAME)]  # fmt: skip
+
+
 def fingerprint_image(
     data: bytes,
     *,
@@ -226,8 +248,10 @@ def fingerprint_pil(
     """Fingerprint an already decoded RGB image (see :func:`fingerprint_image`).
 
     Each window gets a PDQ and a pHash; a pHash carries the PDQ quality of the same pixels, so a flat region
-    is recognised as such by both. A query adds PDQ's dihedral variants, a mirrored pHash, and both hashes of
-    its border-trimmed frame (its windows are then taken from the trimmed frame).
+    is recognised as such by both. A work adds its anchor-window hashes (:func:`window_fingerprints`). A query
+    adds PDQ's dihedral variants, a mirrored pHash, both hashes of its border-trimmed frame (its windows are
+    then taken from the trimmed frame) and of the dominant embedded rectangles (``content``: a screenshot's
+    picture); its crop-window grid is searched by the matcher, which needs the pixels.
     """
     variants: list[Fingerprint] = []
     pixels = Fingerprint("pixels", hashlib.sha256(img.tobytes()).digest()[:16])  # same pixels, any container
@@ -244,6 +268,14 @@ def fingerprint_pil(
         (h, q), *_ = pdq_hashes(trimmed)
         variants += [Fingerprint("pdq", h, q, "trimmed"), Fingerprint("phash", phash(trimmed), q, "trimmed")]
         img = trimmed
+    for i, box in enumerate(content_boxes(img) if query else ()):
+        left, top, right, bottom = (round(v) for v in pixel_box(box, img.size))
+        inner = img.crop((left, top, right, bottom))
+        (h, q), *_ = pdq_hashes(inner)
+        name = "content" if i == 0 else f"content{i + 1}"
+        variants += [Fingerprint("pdq", h, q, name), Fingerprint("phash", phash(inner), q, name)]
+    if not query:
+        variants += window_fingerprints(img)
     width, height = img.size
     for window in windows:
         crop = img.crop(window.box(width, height))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,6 +102,26 @@ class HashIndex(_Aligned):
             rows = self._flat_search(queries, radius)
         return [HashHits(self.work_ids[pos], self.fp_ids[pos], self.regions[pos], dist) for pos, dist in rows]
 
+    def search_pairs(self, queries: NDArray[np.uint8], *, radius: int, cheap: bool = False,
+                     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:  # fmt: skip
+        """``(query row, work id, distance)`` of every hit, as flat arrays: for callers that aggregate hundreds of
+        queries per work (the crop-window grid), where a list per query costs more than the search. A pair may
+        repeat when ``cheap`` is false; ``cheap`` probes exact chunks only, as in :meth:`search`."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, self.bits // 8)
+        if len(self) == 0 or len(queries) == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        if len(self) >= MIH_MIN:
+            if self._mih is None:
+                self._mih = _MultiIndexHash(self.codes)
+            flags = np.full(len(queries), cheap, dtype=bool)
+            rows, entries, dist = self._mih._gather(queries, radius, flags, unique=False)
+            return rows, self.work_ids[entries], dist
+        found = self._flat_search(queries, radius)
+        rows = np.repeat(np.arange(len(found), dtype=np.int64), [len(pos) for pos, _ in found])
+        entries = np.concatenate([pos for pos, _ in found])
+        return rows, self.work_ids[entries], np.concatenate([d for _, d in found])
+
     def _flat_search(
         self, queries: NDArray[np.uint8], radius: int
     ) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
@@ -179,16 +199,19 @@ class _MultiIndexHash:
             self.probes[c, : w + 1] = [0] + [1 << b for b in range(w)]
             self.valid[c, : w + 1] = True
 
-    def search(self, queries: NDArray[np.uint8], radius: int, cheap: NDArray[np.bool_] | None = None,
-               ) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:  # fmt: skip
-        """All queries at once: gather every probed bucket, verify every candidate, de-duplicate the hits."""
+    def _gather(self, queries: NDArray[np.uint8], radius: int, cheap: NDArray[np.bool_] | None, *, unique: bool,
+                ) -> Any:  # fmt: skip
+        """All queries at once: gather every probed bucket, verify every candidate, de-duplicate the hits
+        (``unique``: a list per query) or not (three flat arrays: query row, entry, distance)."""
         n, nq = len(self.words), len(queries)
         qwords = np.ascontiguousarray(queries).view(np.uint64).reshape(nq, self.words.shape[1])
-        keys = _chunk_values(queries, self.widths)[:, :, None] ^ self.probes[None, :, :]  # (queries, chunks, probes)
+        all_cheap = cheap is not None and bool(np.all(cheap))
+        probes = self.probes[:, :1] if all_cheap else self.probes  # exact buckets only: skip the probe columns
+        keys = _chunk_values(queries, self.widths)[:, :, None] ^ probes[None, :, :]  # (queries, chunks, probes)
         slots = self.base[None, :, None] + keys
         starts = self.offsets[slots]
-        lengths = np.where(self.valid[None, :, :], self.offsets[slots + 1] - starts, 0)
-        if cheap is not None:
+        lengths = np.where(self.valid[None, :, : probes.shape[1]], self.offsets[slots + 1] - starts, 0)
+        if cheap is not None and not all_cheap:
             lengths[np.asarray(cheap, dtype=bool), :, 1:] = 0
         rows = np.broadcast_to(np.arange(self.chunks)[None, :, None], keys.shape).ravel()
         starts, lengths = starts.ravel(), lengths.ravel()
@@ -200,10 +223,18 @@ class _MultiIndexHash:
         dist = np.bitwise_count(self.words[entry] ^ expanded).sum(axis=1, dtype=np.int64)
         hit = dist <= radius  # verify first, de-duplicate after: sorting every candidate costs more
         owner_of = np.repeat(np.arange(nq, dtype=np.int64), per_query)[hit]
+        if not unique:
+            return owner_of, entry[hit].astype(np.int64), dist[hit]
         pairs, first = np.unique(owner_of * n + entry[hit], return_index=True)
         q_of, found, dist = pairs // n, pairs % n, dist[hit][first]
         bounds = np.searchsorted(q_of, np.arange(nq + 1))
         return [(found[bounds[q] : bounds[q + 1]], dist[bounds[q] : bounds[q + 1]]) for q in range(nq)]
+
+    def search(self, queries: NDArray[np.uint8], radius: int, cheap: NDArray[np.bool_] | None = None,
+               ) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:  # fmt: skip
+        """Per query: the entries within ``radius`` and their distances, each entry once."""
+        return cast("list[tuple[NDArray[np.int64], NDArray[np.int64]]]", self._gather(queries, radius, cheap,
+                                                                                       unique=True))  # fmt: skip
 
 
 class VectorIndex(_Aligned):

@@ -1,7 +1,7 @@
 """The persisted index under ``RIGHTFUL_HOME/index/``: derived from the SQL store, repaired on open.
 
-Files: ``pdq.idx`` and ``phash.idx`` (FAISS binary indexes of PDQ and pHash hashes), ``text.idx`` (winnowed
-k-grams and MinHashes) and one
+Files: ``pdq.idx``, ``phash.idx`` and ``window.idx`` (FAISS binary indexes of PDQ, pHash and coarse
+anchor-window hashes), ``text.idx`` (winnowed k-grams and MinHashes) and one
 ``emb-<model>.idx`` (FAISS float index) per embedding model. Each file is ``MAGIC``, a JSON header (format
 version, the database's instance id, the change number it reflects, a CRC-32 of the payload) and an ``.npz``
 payload. Files are written to a temporary name and renamed, under an exclusive lock, so a reader sees a whole
@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from rightful.fingerprints.image import DIHEDRAL, FLAT_QUALITY, MIN_QUALITY
 from rightful.fingerprints.text import unpack_winnow
+from rightful.fingerprints.windows import WINDOW_MIN_QUALITY
 from rightful.models import Fingerprint
 from rightful.registry.hashindex import HashIndex, TextIndex, VectorIndex
 from rightful.registry.store import SqlRegistryStore
@@ -36,9 +37,9 @@ from rightful.registry.store import SqlRegistryStore
 __all__ = ["FORMAT_VERSION", "REGIONS", "IndexCorrupt", "RegistryIndex", "read_part", "write_part"]
 
 MAGIC = b"RGHTIDX\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: window.idx, the c60 region
 #: Region names by code, as stored in the index (anything else is "other").
-REGIONS: tuple[str, ...] = ("full", "c80", "c64", "trimmed", *DIHEDRAL[1:], "mirror", "other")
+REGIONS: tuple[str, ...] = ("full", "c80", "c64", "trimmed", *DIHEDRAL[1:], "mirror", "c60", "other")
 _REGION_CODE = {name: code for code, name in enumerate(REGIONS)}
 _BATCH = 1000
 
@@ -100,6 +101,7 @@ class RegistryIndex:
         self.store = store
         self.hashes = HashIndex()
         self.phashes = HashIndex(64)
+        self.windows = HashIndex(64)
         self.text = TextIndex()
         self.vectors: dict[str, VectorIndex] = {}
         self.seq = 0
@@ -126,7 +128,8 @@ class RegistryIndex:
         pdq_seq, pdq = read_part(self.directory / "pdq.idx", instance=self._instance)
         phash_seq, phash = read_part(self.directory / "phash.idx", instance=self._instance)
         text_seq, text = read_part(self.directory / "text.idx", instance=self._instance)
-        seqs = {pdq_seq, phash_seq, text_seq}
+        window_seq, window = read_part(self.directory / "window.idx", instance=self._instance)
+        seqs = {pdq_seq, phash_seq, text_seq, window_seq}
         vectors = {}
         for path in sorted(self.directory.glob("emb-*.idx")):
             seq, arrays = read_part(path, instance=self._instance)
@@ -136,7 +139,7 @@ class RegistryIndex:
             raise IndexCorrupt("index files are out of step with each other")
         try:
             self.hashes, self.text = HashIndex.deserialize(pdq), TextIndex.deserialize(text)
-            self.phashes = HashIndex.deserialize(phash)
+            self.phashes, self.windows = HashIndex.deserialize(phash), HashIndex.deserialize(window)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise IndexCorrupt(f"index payload is inconsistent ({exc})") from exc
         self.vectors, self.seq = vectors, seqs.pop()
@@ -166,6 +169,7 @@ class RegistryIndex:
         """Rebuild every structure from the store (``rightful registry reindex``)."""
         _, high = self.store.change_bounds()
         self.hashes, self.phashes, self.text, self.vectors = HashIndex(), HashIndex(64), TextIndex(), {}
+        self.windows = HashIndex(64)
         self._add(self.store.iter_fingerprints())
         self.text.finish()
         self.seq = high
@@ -177,6 +181,7 @@ class RegistryIndex:
     def _remove(self, work_ids: NDArray[np.int64]) -> None:
         self.hashes.remove_works(work_ids)
         self.phashes.remove_works(work_ids)
+        self.windows.remove_works(work_ids)
         self.text.remove_works(work_ids)
         for vectors in self.vectors.values():
             vectors.remove_works(work_ids)
@@ -184,6 +189,7 @@ class RegistryIndex:
     def _add(self, rows: Iterable[tuple[int, int, Fingerprint]]) -> None:
         pdq: list[tuple[int, int, int, bytes]] = []
         phash: list[tuple[int, int, int, bytes]] = []
+        window: list[tuple[int, int, int, bytes]] = []
         texts: dict[int, dict[str, bytes]] = {}
         vectors: dict[str, list[tuple[int, int, NDArray[np.float32]]]] = {}
         for fp_id, work_id, fp in rows:
@@ -191,15 +197,19 @@ class RegistryIndex:
                 pdq.append((fp_id, work_id, _REGION_CODE.get(fp.region, len(REGIONS) - 1), fp.value))
             elif fp.kind == "phash" and (fp.quality or 0) >= FLAT_QUALITY and len(fp.value) == 8:
                 phash.append((fp_id, work_id, _REGION_CODE.get(fp.region, len(REGIONS) - 1), fp.value))
+            elif fp.kind == "window" and (fp.quality or 0) >= WINDOW_MIN_QUALITY and len(fp.value) == 8:
+                window.append((fp_id, work_id, _REGION_CODE.get(fp.region, len(REGIONS) - 1), fp.value))
             elif fp.kind in ("text-winnow", "text-minhash"):
                 texts.setdefault(work_id, {})[fp.kind] = fp.value
             elif fp.kind.startswith("embedding:"):
                 vectors.setdefault(fp.kind, []).append((fp_id, work_id, np.frombuffer(fp.value, dtype="<f4")))
-            if len(pdq) >= 100_000 or len(phash) >= 100_000:
+            if len(pdq) >= 100_000 or len(phash) >= 100_000 or len(window) >= 100_000:
                 self._add_codes(self.hashes, pdq)
                 self._add_codes(self.phashes, phash)
+                self._add_codes(self.windows, window)
         self._add_codes(self.hashes, pdq)
         self._add_codes(self.phashes, phash)
+        self._add_codes(self.windows, window)
         entries = []
         for work_id, parts in texts.items():
             hashes, positions = unpack_winnow(parts.get("text-winnow", b""))
@@ -235,6 +245,8 @@ class RegistryIndex:
             write_part(self.directory / "pdq.idx", self.hashes.serialize(), instance=self._instance, seq=self.seq)
             write_part(self.directory / "phash.idx", self.phashes.serialize(), instance=self._instance, seq=self.seq)
             write_part(self.directory / "text.idx", self.text.serialize(), instance=self._instance, seq=self.seq)
+            write_part(self.directory / "window.idx", self.windows.serialize(), instance=self._instance,
+                       seq=self.seq)  # fmt: skip
             for path in self.directory.glob("emb-*.idx"):
                 if "embedding:" + path.stem[4:] not in self.vectors:
                     path.unlink(missing_ok=True)
@@ -246,7 +258,8 @@ class RegistryIndex:
         return True
 
     def stats(self) -> dict[str, Any]:
-        return {"seq": self.seq, "pdq_hashes": len(self.hashes), "phashes": len(self.phashes), "texts": len(self.text),
+        return {"seq": self.seq, "pdq_hashes": len(self.hashes), "phashes": len(self.phashes),
+                "window_hashes": len(self.windows), "texts": len(self.text),
                 "text_fingerprints": len(self.text.hashes), "directory": str(self.directory),
                 "embeddings": {k: len(v) for k, v in self.vectors.items()}}  # fmt: skip
 

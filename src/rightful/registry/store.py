@@ -72,6 +72,7 @@ class RegistryStore(Protocol):
     def find_by_digest(self, digest: str, *, owner: str | None = None) -> list[Work]: ...
     def list_works(self, *, owner: str | None = None, limit: int = 100, offset: int = 0) -> list[Work]: ...
     def set_terms(self, work_id: int, terms: Terms) -> Work: ...
+    def add_fingerprints(self, work_id: int, fingerprints: Sequence[Fingerprint]) -> None: ...
     def remove_work(self, work_id: int) -> None: ...
     def iter_fingerprints(self, kinds: Sequence[str] | None = None, *, work_ids: Sequence[int] | None = None,
                           ) -> Iterator[tuple[int, int, Fingerprint]]: ...  # fmt: skip
@@ -262,6 +263,15 @@ class SqlRegistryStore:
             session.add(ChangeRow(work_id=work_id, op="terms"))
             session.flush()
             return _work(row)
+
+    def add_fingerprints(self, work_id: int, fingerprints: Sequence[Fingerprint]) -> None:
+        """Add fingerprints to an existing work (a kind a newer version computes: the index re-reads the work)."""
+        with self._session("adding fingerprints") as session:
+            if session.get(WorkRow, work_id) is None:
+                raise WorkNotFound(f"no registered work has id {work_id}", work_id=work_id)
+            session.add_all(FingerprintRow(work_id=work_id, kind=f.kind, region=f.region, value=f.value,
+                                           quality=f.quality) for f in fingerprints)  # fmt: skip
+            session.add(ChangeRow(work_id=work_id, op="update"))
 
     def remove_work(self, work_id: int) -> None:
         with self._session("removing a work") as session:

@@ -17,7 +17,13 @@ from pathlib import Path
 from rightful.config import Settings
 from rightful.errors import AlreadyRegistered, InvalidInput
 from rightful.fingerprints.embedding import Embedder
-from rightful.fingerprints.image import QUERY_WINDOWS, ImageFingerprints, fingerprint_pil, load_image
+from rightful.fingerprints.image import (
+    QUERY_WINDOWS,
+    ImageFingerprints,
+    fingerprint_pil,
+    load_image,
+    window_fingerprints,
+)
 from rightful.fingerprints.text import decode_text, fingerprint_text, iter_text_file, normalise_text
 from rightful.media import iter_files, media_type_for, read_capped, sniff
 from rightful.models import Fingerprint, Match, MatchBand, Terms, Work
@@ -111,7 +117,7 @@ class Registry:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         existing = self.store.find_by_digest(digest, owner=owner)
         if existing:
-            return Registered(source or digest, existing[0], False, ("already registered",))
+            return self._backfill(existing[0], data, source or digest)
         img, notes = load_image(data, max_pixels=self.settings.max_pixels)
         fps = fingerprint_pil(img, notes=notes)
         prints: list[Fingerprint] = list(fps.all())
@@ -163,6 +169,15 @@ class Registry:
                     progress(done, len(files))
         finally:
             self.index.save()
+
+    def _backfill(self, work: Work, data: bytes, source: str) -> Registered:
+        """An image registered again: add the crop-window hashes if an older version registered it without."""
+        if next(self.store.iter_fingerprints(["window-pdq"], work_ids=[work.id]), None) is not None:
+            return Registered(source, work, False, ("already registered",))
+        img, _ = load_image(data, max_pixels=self.settings.max_pixels)
+        self.store.add_fingerprints(work.id, window_fingerprints(img))
+        self.index.sync()
+        return Registered(source, work, False, ("already registered", "crop-window hashes added"))
 
     def _insert(self, item: NewWork, notes: tuple[str, ...]) -> Registered:
         try:
@@ -217,7 +232,8 @@ class Registry:
         fps = fingerprint_pil(img, windows=QUERY_WINDOWS, query=True, notes=notes)
         embedding = self.embedder.fingerprint(img) if self.embedder is not None else None
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        cands = match_image(fps, index=self.index, digest=digest, thresholds=self.thresholds, embedding=embedding)
+        cands = match_image(fps, index=self.index, digest=digest, thresholds=self.thresholds, embedding=embedding,
+                            image=img)  # fmt: skip
         notes = fps.notes
         if fps.low_quality:
             notes = (*notes, "its PDQ hash was not matched; exact copies and (unless the image is flat) the pHash "
