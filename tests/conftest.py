@@ -7,8 +7,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from rightful.testing.publisher import Publisher, Site
+
+# CI runs the suite on two busy cores: a per-example deadline measures the machine, not the code under test.
+# Property tests keep their example counts; only the wall-clock deadline and the too-slow health check go.
+settings.register_profile("rightful", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("rightful")
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rightful.provenance.ecc import BCH, crc16, false_decode_probability
+from rightful.provenance.ecc import BCH, crc16, false_decode_probability, osd_candidates
 
 CODE = BCH(m=8, t=29, shorten=7)
 
@@ -73,3 +74,22 @@ def test_the_watermark_code_is_bch_127_64() -> None:
     for position in rnd.sample(range(127), 10):
         word[position] ^= 1
     assert _CODE.decode(word) == (bits, 10)
+
+
+SMALL = BCH(m=5, t=3)  # BCH(31, 16)
+SMALL_GENERATOR = np.array([SMALL.encode([int(i == j) for j in range(SMALL.k)]) for i in range(SMALL.k)], np.uint8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 1), min_size=16, max_size=16), st.integers(0, 2), st.integers(0, 15), st.randoms())
+def test_osd_finds_the_word_when_the_reliable_bits_hold_few_errors(bits: list[int], errors: int, weak_errors: int,
+                                                                   rnd: random.Random) -> None:  # fmt: skip
+    """Ordered-statistics decoding lists the sent word whenever at most ``order`` errors are among the most
+    reliable bits (here the systematic ones, an information set), however many sit among the others."""
+    word = np.array(SMALL.encode(bits))
+    reliability = np.array([rnd.uniform(0.1, 0.5) for _ in range(15)] + [rnd.uniform(2.0, 3.0) for _ in range(16)])
+    soft = (2.0 * word - 1) * reliability
+    soft[rnd.sample(range(15), weak_errors)] *= -1  # parity bits: weak, any number of errors
+    soft[rnd.sample(range(15, 31), errors)] *= -1  # information bits: strong, at most two errors
+    candidates = osd_candidates(soft, SMALL_GENERATOR, order=2)
+    assert any(np.array_equal(c, word) for c in candidates)

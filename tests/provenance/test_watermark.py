@@ -130,3 +130,54 @@ def test_the_keyed_layout_is_pinned() -> None:
     layout = _layout(bytes(range(32)))
     blob = layout.signs.astype("int8").tobytes() + layout.roles.astype(">i2").tobytes()
     assert hashlib.sha256(blob).hexdigest() == "ea2155c429f491974e95f08766f4e45c81b52aa63b0dfef07898ab23820a9902"
+
+
+def test_colour_pictures_are_marked_along_the_luminance_direction() -> None:
+    """A colour picture changes along COLOUR_DIRECTION at ≥ 40 dB over R, G and B, and the payload reads back."""
+    from rightful.provenance.imagemark import watermark_rgb
+    from rightful.provenance.watermark import COLOUR_DIRECTION, detect_array
+
+    rgb = np.asarray(skimage_data.astronaut())[:320, :320]
+    out = watermark_rgb(rgb, PAYLOAD, key=KEY)
+    change = out.astype(np.float64) - rgb
+    principal = np.linalg.svd(change.reshape(-1, 3), full_matrices=False)[2][0]  # the change's main direction
+    assert abs(float(principal @ COLOUR_DIRECTION)) / np.linalg.norm(COLOUR_DIRECTION) > 0.99
+    assert 10 * np.log10(255**2 / np.mean(change**2)) >= 40.0
+    detection = detect_array(out.astype(np.float64) @ np.array([0.299, 0.587, 0.114]), key=KEY)
+    assert detection.payload == PAYLOAD
+
+
+def test_grey_pictures_stored_as_rgb_stay_grey(photo: Image.Image) -> None:
+    """An RGB image whose channels are equal gets the same change on every channel, so it stays grey."""
+    from rightful.provenance.imagemark import watermark_rgb
+
+    out = watermark_rgb(np.asarray(photo), PAYLOAD, key=KEY)
+    assert np.array_equal(out[..., 0], out[..., 1])
+    assert np.array_equal(out[..., 1], out[..., 2])
+
+
+def test_other_keys_never_claim_a_payload(marked: bytes) -> None:
+    """Read with eight random keys, a marked photograph and random noise give no detection and a
+    false-positive probability reported as 1 (the calibrated bound never falls below the threshold by chance)."""
+    from rightful.provenance.watermark import detect_array
+
+    rng = np.random.default_rng(9)
+    luma = np.asarray(Image.open(io.BytesIO(marked)).convert("L"), dtype=np.float64)[:320, :320]
+    noise = rng.uniform(0, 255, (300, 300))
+    for _ in range(4):
+        for picture in (luma, noise):
+            detection = detect_array(picture, key=rng.bytes(32), max_fpr=1e-2)
+            assert not detection.found
+            assert detection.false_positive_probability == 1.0
+
+
+def test_the_detection_threshold_is_the_callers(marked: bytes) -> None:
+    """A threshold below the detection's own false-positive probability turns it into a miss."""
+    from rightful.provenance.watermark import detect_array
+
+    luma = np.asarray(Image.open(io.BytesIO(marked)).convert("L"), dtype=np.float64)
+    found = detect_array(luma, key=KEY)
+    assert found.found
+    assert 0.0 < found.false_positive_probability <= 1e-6
+    missed = detect_array(luma, key=KEY, max_fpr=found.false_positive_probability / 10)
+    assert not missed.found

@@ -113,7 +113,7 @@ def canonical(luma: Float, scale: float, angle: float) -> Float:
     cos, sin = np.cos(angle), np.sin(angle)
     matrix = scale * np.array([[cos, sin], [-sin, cos]])  # (row, col) of the output → (row, col) of the input
     height, width = luma.shape
-    shape = (max(1, min(int(height / scale), 2 * WORK)), max(1, min(int(width / scale), 2 * WORK)))
+    shape = (max(1, min(int(height / scale), WORK)), max(1, min(int(width / scale), WORK)))  # 64 tiles: plenty
     centre_out, centre_in = np.array(shape) / 2, np.array([height, width]) / 2
     offset = centre_in - matrix @ centre_out
     return np.asarray(ndimage.affine_transform(luma, matrix, offset=offset, output_shape=shape, order=1,

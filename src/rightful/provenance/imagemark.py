@@ -1,8 +1,11 @@
 """Watermarking image *files*: decoding, colour modes, re-encoding in the same format.
 
-The watermark lives in luminance. RGB(A) and greyscale images get the same change on every colour channel
-(alpha is kept as it is); 16-bit greyscale is marked at full depth; CMYK gets it on C, M and Y (K is kept);
-palette images are converted to RGB (a palette cannot hold the pattern). Other modes are refused.
+The watermark lives in luminance. Colour RGB(A) images get the change along the cheapest direction in RGB for
+moving luminance (:data:`~rightful.provenance.watermark.COLOUR_DIRECTION`, mostly green), which buys a 16 %
+stronger mark at the same PSNR; RGB images whose channels are all equal stay grey (the same change on every
+channel), as do greyscale images; alpha is kept as it is; 16-bit greyscale is marked at full depth; CMYK gets
+the change on C, M and Y (K is kept); palette images are converted to RGB (a palette cannot hold the pattern).
+Other modes are refused.
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ from PIL import Image
 
 from rightful.errors import InvalidInput
 from rightful.media import DEFAULT_MAX_PIXELS, open_image, sniff
-from rightful.provenance.watermark import Detection, detect_array, embed_array
+from rightful.provenance.watermark import COLOUR_DIRECTION, LUMA, Detection, detect_array, embed_array
 
-__all__ = ["MARKABLE_TYPES", "detect_image", "watermark_image"]
+__all__ = ["MARKABLE_TYPES", "detect_image", "watermark_image", "watermark_rgb"]
 
 MARKABLE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/tiff": "TIFF"}
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 
 def _format(data: bytes) -> tuple[str, str]:
@@ -36,10 +38,10 @@ def _luma(img: Image.Image) -> NDArray[np.float64]:
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         return np.asarray(img, dtype=np.float64) / 257.0
     if mode == "CMYK":
-        return np.asarray(np.asarray(img.convert("RGB"), dtype=np.float64) @ _LUMA, dtype=np.float64)
+        return np.asarray(np.asarray(img.convert("RGB"), dtype=np.float64) @ LUMA, dtype=np.float64)
     if mode in ("L", "LA"):
         return np.asarray(img.getchannel("L"), dtype=np.float64)
-    return np.asarray(np.asarray(img.convert("RGB"), dtype=np.float64) @ _LUMA, dtype=np.float64)
+    return np.asarray(np.asarray(img.convert("RGB"), dtype=np.float64) @ LUMA, dtype=np.float64)
 
 
 def watermark_image(data: bytes, payload: int, *, key: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -50,8 +52,12 @@ def watermark_image(data: bytes, payload: int, *, key: bytes, max_pixels: int = 
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B", "I;16L", "I", "CMYK"):
         raise InvalidInput(f"images in mode {img.mode} cannot be watermarked")
-    delta = embed_array(_luma(img), payload, key=key)
-    out = _apply(img, delta)
+    if img.mode in ("RGB", "RGBA"):
+        arr = np.asarray(img).copy()
+        arr[..., :3] = watermark_rgb(arr[..., :3], payload, key=key)
+        out = Image.fromarray(arr, img.mode)
+    else:
+        out = _apply(img, embed_array(_luma(img), payload, key=key))
     buf = io.BytesIO()
     options: dict[str, object] = {}
     if fmt in ("JPEG", "WEBP"):
@@ -60,6 +66,17 @@ def watermark_image(data: bytes, payload: int, *, key: bytes, max_pixels: int = 
         options["icc_profile"] = img.info["icc_profile"]
     out.save(buf, fmt, **options)
     return buf.getvalue()
+
+
+def watermark_rgb(rgb: NDArray[np.uint8], payload: int, *, key: bytes) -> NDArray[np.uint8]:
+    """Mark an RGB array (height × width × 3, 8 bits): along :data:`COLOUR_DIRECTION` for a colour picture,
+    the same change on every channel for a grey one (so it stays grey)."""
+    colour = bool(np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]))
+    luma = rgb[..., 0] * LUMA[0] + rgb[..., 1] * LUMA[1] + rgb[..., 2] * LUMA[2]
+    delta = embed_array(luma, payload, key=key, colour=colour).astype(np.float32)
+    direction = (COLOUR_DIRECTION if colour else np.ones(3)).astype(np.float32)
+    out = rgb.astype(np.float32) + delta[..., None] * direction
+    return np.clip(np.rint(out, out=out), 0, 255, out=out).astype(np.uint8)
 
 
 def _apply(img: Image.Image, delta: NDArray[np.float64]) -> Image.Image:
@@ -73,8 +90,8 @@ def _apply(img: Image.Image, delta: NDArray[np.float64]) -> Image.Image:
         arr += delta
     elif mode == "CMYK":
         arr[..., :3] -= delta[..., None]  # less ink is lighter
-    else:
-        arr[..., : 3 if mode in ("RGB", "RGBA") else 1] += delta[..., None]
+    else:  # LA
+        arr[..., :1] += delta[..., None]
     return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode)
 
 
