@@ -11,13 +11,19 @@ Stages (each client in a fresh subprocess with a cold ``RIGHTFUL_HOME``, so its 
    a. raw metadata reads: ``check_file`` over every file, in one process;
    b. ``audit_dataset`` over the folder, local then Ray.
 
-Items/s are end to end (planning, screening, writing results and keep/exclude, report); the Ray cluster start is
-timed separately and left out. Peak RSS: the driver's VmHWM and the largest worker's (local: the reaped pool
+Items/s are end to end (planning, the local pool's start, screening, writing results and keep/exclude, the
+cross-shard duplicate merge, report); the Ray cluster start is timed separately and shown next to it (and in
+the ``*_incl_ray_start`` ratios). The raw baselines run in one process, as bench/signals does; the audits use
+their default executor on every CPU. URL shards are ``--shard-size`` rows; files use the library's default
+shard size (1,000) unless ``--file-shard-size`` says otherwise.
+
+Peak RSS: the driver's VmHWM and the largest worker's (local: the reaped pool
 processes; Ray: its worker processes, read from /proc before shutdown). Results: a table on stdout and
 ``bench/results/audit.json``::
 
     .venv/bin/python bench/audit/run.py            # full size (a few minutes on 2 cores)
     .venv/bin/python bench/audit/run.py --quick    # 10x smaller, a smoke run
+    .venv/bin/python bench/audit/run.py --only files --no-ray   # one half, one executor
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ import csv
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -90,9 +95,12 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _audit(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
-    from rightful.audit import AuditOptions, LocalExecutor, RayExecutor, SourceOptions, audit_dataset
+    """One audit, timed as a user runs it: the local pool's start is inside the time (audit_dataset starts it,
+    overlapped with planning); a Ray cluster's start is timed on its own and reported next to it."""
+    from rightful.audit import AuditOptions, RayExecutor, SourceOptions, audit_dataset
 
-    options = AuditOptions(source=SourceOptions(shard_size=args.shard_size), report=True)
+    shard_size = args.shard_size or None  # 0: the library's default for the input kind
+    options = AuditOptions(source=SourceOptions(shard_size=shard_size), report=True)
     extra: dict[str, Any] = {}
     if args.worker == "audit-ray":
         import ray
@@ -100,21 +108,20 @@ def _audit(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
         extra["ray_start_s"] = time.perf_counter() - t0
-        executor: Any = RayExecutor()
-    else:
-        executor = LocalExecutor()
-    with executor:
         t0 = time.perf_counter()
-        result = audit_dataset(args.input, args.out, options=options, settings=settings, executor=executor)
-        wall = time.perf_counter() - t0
-        if args.worker == "audit-ray":
+        with RayExecutor() as executor:
+            result = audit_dataset(args.input, args.out, options=options, settings=settings, executor=executor)
+            wall = time.perf_counter() - t0
             extra["worker_peak_rss_mib"] = _ray_worker_hwm()
-    if args.worker == "audit-ray":
-        import ray
-
         ray.shutdown()
     else:
-        extra["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        t0 = time.perf_counter()
+        result = audit_dataset(args.input, args.out, options=options, settings=settings)
+        wall = time.perf_counter() - t0
+    markers = [json.loads(m.read_text()) for m in (Path(args.out) / "results").glob("*.done.json")]
+    in_workers = [m["peak_rss_mib"] for m in markers if m.get("pid") != os.getpid()]  # each worker's own peak
+    extra["worker_peak_rss_mib"] = max([*in_workers, extra.get("worker_peak_rss_mib") or 0.0])
+    extra["shards_in_driver"] = sum(1 for m in markers if m.get("pid") == os.getpid())
     return {"items": result.totals.rows, "excluded": result.totals.exclude, "wall_s": wall,
             "shards": result.shards_total, **extra}  # fmt: skip
 
@@ -122,18 +129,21 @@ def _audit(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------- driver
 
 
-def run_stage(name: str, stage: str, input_path: Path, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def run_stage(
+    name: str, stage: str, input_path: Path, args: argparse.Namespace, tmp: Path, *, shard_size: int | None
+) -> dict[str, Any]:
     home = tmp / f"home-{name}"
     env = dict(os.environ, RIGHTFUL_HOME=str(home))
     command = [sys.executable, __file__, "--worker", stage, "--input", str(input_path), "--out",
-               str(tmp / f"out-{name}"), "--shard-size", str(args.shard_size)]  # fmt: skip
+               str(tmp / f"out-{name}"), "--shard-size", str(shard_size or 0)]  # fmt: skip
     print(f"  {name} …", end="", flush=True)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=3600)
     if done.returncode != 0:
         print(" failed")
         raise SystemExit(f"stage {name} failed:\n{done.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f" {result['items']:,} items, {result['items_per_s']:,.0f}/s")
+    shards = f", {result['shards']} shards" if "shards" in result else ""
+    print(f" {result['items']:,} items{shards}, {result['items_per_s']:,.0f}/s")
     return result
 
 
@@ -158,66 +168,98 @@ def _images(folder: Path, n: int) -> None:
         (folder / f"{i:06d}.{ext}").write_bytes(blobs[(codes[i % len(codes)], ext)])
 
 
+def _url_stages(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> None:
+    print(f"URLs: {args.origins} origins x {args.urls_per_origin} pages, latency {args.latency * 1000:.0f} ms")
+    publisher, origins = _publisher(args)
+    try:
+        from rightful.testing.sites import iter_bench_urls
+
+        urls_csv, small_csv = tmp / "urls.csv", tmp / "urls-small.csv"
+        urls = list(iter_bench_urls(origins, args.urls_per_origin))
+        for path, subset in ((urls_csv, urls), (small_csv, urls[: len(urls) // 10])):
+            with path.open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["url", "i"])
+                writer.writerows([u, i] for i, u in enumerate(subset))
+        size = args.shard_size
+        results["raw_urls"] = run_stage("raw_urls", "raw-urls", urls_csv, args, tmp, shard_size=size)
+        results["audit_urls_local"] = run_stage("audit_urls_local", "audit-local", urls_csv, args, tmp,
+                                                shard_size=size)  # fmt: skip
+        if not args.no_ray:
+            results["audit_urls_ray"] = run_stage("audit_urls_ray", "audit-ray", urls_csv, args, tmp,
+                                                  shard_size=size)  # fmt: skip
+        results["audit_urls_local_10pct"] = run_stage("audit_urls_local_10pct", "audit-local", small_csv, args,
+                                                      tmp, shard_size=size)  # fmt: skip
+    finally:
+        publisher.terminate()
+        publisher.wait(30)
+
+
+def _file_stages(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> None:
+    print(f"Files: {args.images} images with mixed embedded metadata")
+    _images(tmp / "images", args.images)
+    size = args.file_shard_size
+    results["raw_files"] = run_stage("raw_files", "raw-files", tmp / "images", args, tmp, shard_size=size)
+    results["audit_files_local"] = run_stage("audit_files_local", "audit-local", tmp / "images", args, tmp,
+                                             shard_size=size)  # fmt: skip
+    if not args.no_ray:
+        results["audit_files_ray"] = run_stage("audit_files_ray", "audit-ray", tmp / "images", args, tmp,
+                                               shard_size=size)  # fmt: skip
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="rightful-bench-audit-") as tmpdir:
         tmp = Path(tmpdir)
-        print(f"URLs: {args.origins} origins x {args.urls_per_origin} pages, latency {args.latency * 1000:.0f} ms")
-        publisher, origins = _publisher(args)
-        try:
-            from rightful.testing.sites import iter_bench_urls
-
-            urls_csv, small_csv = tmp / "urls.csv", tmp / "urls-small.csv"
-            urls = list(iter_bench_urls(origins, args.urls_per_origin))
-            for path, subset in ((urls_csv, urls), (small_csv, urls[: len(urls) // 10])):
-                with path.open("w", newline="") as fh:
-                    writer = csv.writer(fh)
-                    writer.writerow(["url", "i"])
-                    writer.writerows([u, i] for i, u in enumerate(subset))
-            results["raw_urls"] = run_stage("raw_urls", "raw-urls", urls_csv, args, tmp)
-            results["audit_urls_local"] = run_stage("audit_urls_local", "audit-local", urls_csv, args, tmp)
-            if not args.no_ray:
-                results["audit_urls_ray"] = run_stage("audit_urls_ray", "audit-ray", urls_csv, args, tmp)
-            results["audit_urls_local_10pct"] = run_stage("audit_urls_local_10pct", "audit-local", small_csv, args,
-                                                          tmp)  # fmt: skip
-        finally:
-            publisher.terminate()
-            publisher.wait(30)
-        print(f"Files: {args.images} images with mixed embedded metadata")
-        _images(tmp / "images", args.images)
-        results["raw_files"] = run_stage("raw_files", "raw-files", tmp / "images", args, tmp)
-        results["audit_files_local"] = run_stage("audit_files_local", "audit-local", tmp / "images", args, tmp)
-        if not args.no_ray:
-            results["audit_files_ray"] = run_stage("audit_files_ray", "audit-ray", tmp / "images", args, tmp)
+        if args.only in (None, "urls"):
+            _url_stages(args, tmp, results)
+        if args.only in (None, "files"):
+            _file_stages(args, tmp, results)
     return results
 
 
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
-    raw_u, raw_f = results["raw_urls"]["items_per_s"], results["raw_files"]["items_per_s"]
+    """Ratios to the raw engine (one process, as bench/signals runs it); Ray also with its cluster start."""
     out: dict[str, Any] = {}
-    for key in ("audit_urls_local", "audit_urls_ray"):
-        if key in results:
-            out[f"{key}_ratio"] = results[key]["items_per_s"] / raw_u
-    for key in ("audit_files_local", "audit_files_ray"):
-        if key in results:
-            out[f"{key}_ratio"] = results[key]["items_per_s"] / raw_f
-    big, small = results["audit_urls_local"], results["audit_urls_local_10pct"]
-    peak_big = max(big["driver_peak_rss_mib"], big["worker_peak_rss_mib"])
-    peak_small = max(small["driver_peak_rss_mib"], small["worker_peak_rss_mib"])
-    out["peak_rss_mib_100pct"], out["peak_rss_mib_10pct"] = peak_big, peak_small
-    out["rss_growth_10x_items"] = peak_big / peak_small
+    for raw, stages in (("raw_urls", ("audit_urls_local", "audit_urls_ray")),
+                        ("raw_files", ("audit_files_local", "audit_files_ray"))):  # fmt: skip
+        if raw not in results:
+            continue
+        for key in stages:
+            if key not in results:
+                continue
+            out[f"{key}_ratio"] = results[key]["items_per_s"] / results[raw]["items_per_s"]
+            if "ray_start_s" in results[key]:
+                r = results[key]
+                with_start = r["items"] / (r["wall_s"] + r["ray_start_s"])
+                out[f"{key}_ratio_incl_ray_start"] = with_start / results[raw]["items_per_s"]
+    if "audit_urls_local_10pct" in results:
+        big, small = results["audit_urls_local"], results["audit_urls_local_10pct"]
+        peak_big = max(big["driver_peak_rss_mib"], big["worker_peak_rss_mib"])
+        peak_small = max(small["driver_peak_rss_mib"], small["worker_peak_rss_mib"])
+        out["peak_rss_mib_100pct"], out["peak_rss_mib_10pct"] = peak_big, peak_small
+        out["rss_growth_10x_items"] = peak_big / peak_small
     return out
 
 
 def print_table(results: dict[str, Any], ratios: dict[str, Any]) -> None:
-    print(f"\n{'stage':26} {'items':>9} {'items/s':>9} {'wall s':>8} {'driver MiB':>11} {'worker MiB':>11}")
+    print(f"\n{'stage':26} {'items':>9} {'shards':>7} {'items/s':>9} {'wall s':>8} {'start s':>8} {'driver MiB':>11} "
+          f"{'worker MiB':>11}")  # fmt: skip
     for name, r in results.items():
         worker = r.get("worker_peak_rss_mib")
-        print(f"{name:26} {r['items']:>9,} {r['items_per_s']:>9,.0f} {r['wall_s']:>8.1f} "
-              f"{r['driver_peak_rss_mib']:>11.0f} {'-' if worker is None else round(worker):>11}")  # fmt: skip
+        start = r.get("ray_start_s")
+        print(f"{name:26} {r['items']:>9,} {r.get('shards', '-'):>7} {r['items_per_s']:>9,.0f} {r['wall_s']:>8.1f} "
+              f"{'-' if start is None else f'{start:.1f}':>8} {r['driver_peak_rss_mib']:>11.0f} "
+              f"{'-' if worker is None else round(worker):>11}")  # fmt: skip
     print()
     for key, value in ratios.items():
-        print(f"{key:34} {value:.2f}")
+        print(f"{key:42} {value:.2f}")
+    print(
+        "raw = the signals engine in one process (the bench/signals baseline); audit = end to end with its "
+        f"default executor on all {os.cpu_count()} CPUs (plan, pool start, screen, write, merge, report); "
+        "Ray's items/s leave out the cluster start (start s), the *_incl_ray_start ratios include it."
+    )
     print(
         f"targets: audit/raw >= {TARGETS['url_ratio']:.0%} (URLs), >= {TARGETS['file_ratio']:.0%} (files); "
         f"peak RSS < {TARGETS['peak_rss_mib']:.0f} MiB and x{TARGETS['rss_growth']} at most from 10% to 100%"
@@ -230,7 +272,9 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--urls-per-origin", type=int, default=100)
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.005)
-    parser.add_argument("--shard-size", type=int, default=10_000)
+    parser.add_argument("--shard-size", type=int, default=10_000, help="URL rows per shard")
+    parser.add_argument("--file-shard-size", type=int, default=0, help="files per shard (0: the library default)")
+    parser.add_argument("--only", choices=["urls", "files"], help="run one half of the bench")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--quick", action="store_true", help="10x fewer URLs and images")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -240,6 +284,7 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.origins, args.images, args.shard_size = args.origins // 10, args.images // 10, args.shard_size // 10
+        args.file_shard_size = args.file_shard_size // 10 if args.file_shard_size else 100
     return args
 
 
@@ -254,7 +299,8 @@ if __name__ == "__main__":
     ARGS.output.parent.mkdir(parents=True, exist_ok=True)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(ARGS).items() if k not in
                 ("worker", "input", "out")}  # fmt: skip
-    environment = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    environment = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                   "load_average_at_end": os.getloadavg()}  # fmt: skip
     ARGS.output.write_text(json.dumps({"settings": settings, "environment": environment, "results": RESULTS_,
                                        "ratios": RATIOS, "targets": TARGETS}, indent=1))  # fmt: skip
     print(f"\nwritten to {ARGS.output}")

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rightful.audit import Executor, LocalExecutor, RayExecutor, screen_batch
+from rightful.audit import (
+    AuditOptions,
+    AuditProgress,
+    Executor,
+    LocalExecutor,
+    RayExecutor,
+    SourceOptions,
+    audit_dataset,
+    screen_batch,
+)
 from rightful.config import Settings
 from rightful.errors import MissingDependency, ShardFailed
+from rightful.testing.publisher import Resource, Site
 from tests.audit.audit_helpers import DEMO_STATUS, image_files, results, run_audit, write_csv
+
+_PAGE = Resource(body=b"<!doctype html><title>x</title>", content_type="text/html")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +86,69 @@ def test_failed_shard_is_retried_reported_and_resumable(
     blocker.rmdir()
     result = run_audit(src, tmp_path / "out", executor, settings, shard_size=2)
     assert (result.shards_run, result.shards_skipped, result.totals.rows) == (1, 2, 6)
+
+
+def test_duplicates_across_shards(tmp_path: Path, demo_urls: list[str], executor: Executor, settings: Settings) -> None:
+    """A page repeated in later shards is flagged on the same rows whatever the executor and finishing order."""
+    rows = [[demo_urls[0]], [demo_urls[1]], [demo_urls[2]], [demo_urls[0]], [demo_urls[3]], [demo_urls[1] + "#x"]]
+    result = run_audit(write_csv(tmp_path / "in.csv", ["url"], rows), tmp_path / "out", executor, settings,
+                       shard_size=1)  # fmt: skip
+    assert [r["duplicate"] for r in results(tmp_path / "out")] == [False, False, False, True, False, True]
+    assert result.totals.duplicates == 2
+
+
+def test_progress_counts_items_inside_shards(
+    tmp_path: Path, publisher: Any, executor: Executor, settings: Settings
+) -> None:
+    """Progress moves item by item while a shard runs (not only when it ends), and counts every row once."""
+    site = publisher(Site(robots_txt="User-agent: *\nAllow: /\n", default=_PAGE), latency=0.15)
+    src = write_csv(tmp_path / "in.csv", ["url"], [[f"{site.origins[0]}/p/{i}"] for i in range(16)])
+    seen: list[AuditProgress] = []
+    audit_dataset(src, tmp_path / "out", settings=settings.replace(concurrency=1), executor=executor,
+                  progress=seen.append, options=AuditOptions(source=SourceOptions(shard_size=8)))  # fmt: skip
+    assert any(0 < p.items < 8 and p.shards_done == 0 for p in seen), [(p.items, p.shards_done) for p in seen]
+    assert seen[-1].items == 16
+    assert max(p.items for p in seen) == 16
+
+
+def test_driver_screens_while_the_pool_starts(tmp_path: Path, demo_urls: list[str], settings: Settings) -> None:
+    """Until the worker pool is up, shards run in the driver's thread; once it is, in the pool; same results."""
+    release = threading.Event()
+    local = LocalExecutor(workers=1)
+    start = local._new_pool
+
+    def slow_start() -> Any:
+        release.wait(60)
+        return start()
+
+    local._new_pool = slow_start  # type: ignore[method-assign]
+    with local:
+
+        def on_progress(p: AuditProgress) -> None:
+            if p.shards_done >= 2:
+                release.set()
+
+        src = write_csv(tmp_path / "in.csv", ["url"], [[u] for u in demo_urls])
+        audit_dataset(src, tmp_path / "out", settings=settings, executor=local, progress=on_progress,
+                      options=AuditOptions(source=SourceOptions(shard_size=2)))  # fmt: skip
+        release.set()
+        pids = {json.loads(m.read_text())["pid"] for m in (tmp_path / "out" / "results").glob("*.done.json")}
+        assert os.getpid() in pids
+        assert pids - {os.getpid()} <= set(local.worker_pids())
+    assert [r["status"] for r in results(tmp_path / "out")] == list(DEMO_STATUS)
+
+
+def test_single_shard_runs_in_the_driver_without_a_pool(
+    tmp_path: Path, demo_urls: list[str], settings: Settings
+) -> None:
+    """A run of one shard is screened by the driver itself: no worker pool is started for it."""
+    src = write_csv(tmp_path / "in.csv", ["url"], [[u] for u in demo_urls])
+    with LocalExecutor(workers=2) as local:
+        run_audit(src, tmp_path / "out", local, settings, shard_size=100)
+        assert local._pool is None
+    marker = json.loads((tmp_path / "out" / "results" / "shard-000000.done.json").read_text())
+    assert marker["pid"] == os.getpid()
+    assert [r["status"] for r in results(tmp_path / "out")] == list(DEMO_STATUS)
 
 
 def test_screen_batch_rows_and_columns(demo_urls: list[str], settings: Settings) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -70,3 +72,12 @@ def test_report_renders_in_chromium(audit: AuditResult, tmp_path: Path) -> None:
     filtered = _dump_dom(url + "#q=robots-meta", tmp_path / "profile-2")
     assert re.search(r'id="shown">1<', filtered)
     assert filtered.count("<tr hidden") == audit.totals.exclude - 1
+
+
+def test_report_evidence_is_each_items_json(audit: AuditResult) -> None:
+    """Each excluded row carries its item's full evidence as JSON (indented by the page when opened)."""
+    page = (audit.out / "report.html").read_text(encoding="utf-8")
+    blocks = [json.loads(html.unescape(b)) for b in re.findall(r"<pre>(.*?)</pre>", page, re.S)]
+    assert len(blocks) == audit.totals.exclude
+    assert all(b["verdicts"] and "signals" in b for b in blocks)
+    assert "JSON.stringify(JSON.parse(" in page

@@ -77,6 +77,7 @@ def test_worker_killed_mid_shard_loses_nothing(tmp_path: Path, slow_site: Publis
     src = _urls_csv(tmp_path / "in.csv", slow_site.origins[0], 24)
     killed: list[int] = []
     with LocalExecutor(workers=2) as executor:
+        executor.worker_pids()  # waits for the pool: no shard runs in the driver while it starts
 
         def on_progress(p: AuditProgress) -> None:
             if p.items and not killed and p.shards_done == 0:

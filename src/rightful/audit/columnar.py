@@ -60,7 +60,7 @@ class ArrowPartWriter:
     def __init__(self, shard: Shard, paths: AuditPaths, schema: pa.Schema, *, suffix: str, stream: bool) -> None:
         self.schema, self.stream = schema, stream
         self._final = {d: paths.part(shard, d, suffix) for d in ("keep", "exclude")}
-        self._tmp = {d: p.with_name(f".{p.name}.tmp") for d, p in self._final.items()}
+        self._tmp = {d: p.with_name(f".{p.name}.{os.getpid()}.tmp") for d, p in self._final.items()}
         self._rows: dict[str, list[Mapping[str, Any]]] = {"keep": [], "exclude": []}
         try:
             self._writers = {d: self._open(p) for d, p in self._tmp.items()}
@@ -176,7 +176,7 @@ class ParquetFormat:
             if options.url_column not in schema.names and options.path_column not in schema.names:
                 raise column_error(str(path), options, schema.names)
             extra = {"base": str(path.resolve().parent), "schema": _schema_b64(schema)}
-            for a, b in _row_ranges(options.shard_size, meta.num_rows):
+            for a, b in _row_ranges(options.rows_per_shard, meta.num_rows):
                 shards.append(Shard(index=len(shards), kind=self.kind, uri=str(path.resolve()), start=a, stop=b,
                                     first_row=row + a, rows=b - a, extra=extra))  # fmt: skip
             row += meta.num_rows
@@ -248,7 +248,7 @@ class Img2DatasetFormat:
             tar, folder = path.with_name(f"{stem}.tar"), path.with_name(stem)
             extra = {"tar": str(tar) if tar.is_file() else None, "folder": str(folder) if folder.is_dir() else None,
                      "schema": _schema_b64(meta_schema), "base": str(source.resolve())}  # fmt: skip
-            for a, b in _row_ranges(options.shard_size, n):
+            for a, b in _row_ranges(options.rows_per_shard, n):
                 shards.append(Shard(index=len(shards), kind=self.kind, uri=str(path.resolve()), start=a, stop=b,
                                     first_row=row + a, rows=b - a, extra=extra))  # fmt: skip
             row += n
@@ -379,7 +379,7 @@ class HuggingFaceFormat:
                 if options.url_column not in schema.names and options.path_column not in schema.names:
                     raise column_error(str(path), options, schema.names)
                 extra = {"split": split, "folder": str(folder.resolve()), "schema": _schema_b64(schema)}
-                for a, b in _row_ranges(options.shard_size, n):
+                for a, b in _row_ranges(options.rows_per_shard, n):
                     shards.append(Shard(index=len(shards), kind=self.kind, uri=str(path.resolve()), start=a, stop=b,
                                         first_row=row + a, rows=b - a, extra=extra))  # fmt: skip
                 row += n

@@ -43,12 +43,13 @@ class FolderFormat:
             os.replace(tmp, listing)
         except OSError as exc:
             raise output_error(listing, exc) from exc
-        offsets, count, end = line_offsets(listing, options.shard_size)
+        size = options.rows_per_shard
+        offsets, count, end = line_offsets(listing, size)
         if count == 0:
             raise InvalidInput(f"empty input: {source} holds no files", source=str(source))
         shards = [
-            Shard(index=i, kind=self.kind, uri=str(listing), start=a, stop=b, first_row=i * options.shard_size,
-                  rows=min(options.shard_size, count - i * options.shard_size), extra={"root": str(source.resolve())})
+            Shard(index=i, kind=self.kind, uri=str(listing), start=a, stop=b, first_row=i * size,
+                  rows=min(size, count - i * size), extra={"root": str(source.resolve())})
             for i, (a, b) in enumerate(shard_ranges(offsets, end))
         ]  # fmt: skip
         return Draft(shards=shards, meta={"root": str(source.resolve())}, warnings=warnings)

@@ -1,8 +1,9 @@
 """``audit_dataset``: plan shards, run them on an executor, resume what is done, then write the outputs.
 
 An audit folder ``DIR`` holds ``plan.json`` (the shards), ``results/`` (one Parquet file and one done marker
-per shard), ``parts/`` (per-shard keep/exclude pieces), and the final outputs: ``keep.<fmt>``,
-``exclude.<fmt>``, ``report.html``, ``training-summary.md``/``.json`` and ``audit.json``. Rerunning the same
+per shard), ``parts/`` (per-shard keep/exclude pieces), ``work/`` (a folder's listing, the cross-shard
+seen-set, progress counts), and the final outputs: ``keep.<fmt>``, ``exclude.<fmt>``, ``report.html``,
+``training-summary.md``/``.json`` and ``audit.json``. Rerunning the same
 command over the same ``DIR`` skips finished shards; a different input or policy is refused rather than mixed.
 """
 
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from rightful._version import __version__
+from rightful.audit.dedup import SeenSet
 from rightful.audit.executors import Executor, ShardOutcome, make_executor
 from rightful.audit.policy import AuditPolicy
-from rightful.audit.shards import AuditPaths, Plan, SourceOptions, write_atomic
+from rightful.audit.shards import AuditPaths, Plan, Shard, SourceOptions, write_atomic
 from rightful.audit.sources import open_source
 from rightful.audit.stats import AuditTotals
 from rightful.audit.task import TaskConfig
@@ -105,13 +107,14 @@ def _reset(paths: AuditPaths) -> None:
 def _plan(source: Path, paths: AuditPaths, options: AuditOptions, settings: Settings) -> Plan:
     """The saved plan when resuming the same audit, else a new one (saved before any shard runs)."""
     kind, fmt = open_source(source, kind=options.kind)
+    source_options = options.source.resolved(kind)
     decision = {"policy": options.policy.name, "token_policy": settings.policy, "combine": settings.combine}
     if paths.plan.exists():
         try:
             saved = Plan.from_dict(json.loads(paths.plan.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise AuditError(f"{paths.plan} is unreadable ({exc}); rerun with --restart") from exc
-        current = Plan(source=str(source.resolve()), kind=kind, options=options.source, shards=(),
+        current = Plan(source=str(source.resolve()), kind=kind, options=source_options, shards=(),
                        signature=fmt.signature(source))  # fmt: skip
         if saved.fingerprint != current.fingerprint:
             raise AuditError(
@@ -126,8 +129,8 @@ def _plan(source: Path, paths: AuditPaths, options: AuditOptions, settings: Sett
                 out=str(paths.root),
             )
         return saved
-    draft = fmt.plan(source, options.source, paths)
-    plan = Plan(source=str(source.resolve()), kind=kind, options=options.source, shards=tuple(draft.shards),
+    draft = fmt.plan(source, source_options, paths)
+    plan = Plan(source=str(source.resolve()), kind=kind, options=source_options, shards=tuple(draft.shards),
                 signature=fmt.signature(source), meta={**draft.meta, "decision": decision},
                 warnings=tuple(draft.warnings))  # fmt: skip
     write_atomic(paths.plan, json.dumps(plan.to_dict(), indent=1).encode("utf-8"))
@@ -161,22 +164,8 @@ def audit_dataset(
         if opts.restart:
             _reset(paths)
         paths.make()
-        plan = _plan(src, paths, opts, cfg)
-        done = paths.done(plan.shards)
-        todo = [s for s in plan.shards if s.index not in done]
-        run = _Run(plan, len(done), sum(int(m.get("rows", 0)) for m in done.values()), progress, started)
-        config = TaskConfig(out=str(paths.root), policy=opts.policy, settings=cfg, options=opts.source,
-                            meta=plan.meta, executor=executor.name if executor else opts.executor)  # fmt: skip
-        failed: list[ShardOutcome] = []
-        if todo:
-            owned = executor is None
-            engine = executor or make_executor(opts.executor, workers=opts.workers, address=opts.address,
-                                               retries=opts.retries)  # fmt: skip
-            with engine if owned else contextlib.nullcontext(engine):
-                for outcome in engine.run(todo, config, progress=run.add_items):
-                    if outcome.stats is None:
-                        failed.append(outcome)
-                    run.shard(outcome)
+        _sweep(paths)
+        plan, done, todo, failed = _execute(src, paths, opts, cfg, executor, _Callback(progress, started))
         markers = paths.done(plan.shards)
         totals = AuditTotals.from_markers(markers[i] for i in sorted(markers))
         result = AuditResult(out=paths.root, kind=plan.kind, totals=totals, outputs={}, shards_total=len(plan.shards),
@@ -196,8 +185,59 @@ def audit_dataset(
         return result
 
 
+def _execute(
+    src: Path, paths: AuditPaths, opts: AuditOptions, cfg: Settings, executor: Executor | None, progress: _Callback
+) -> tuple[Plan, dict[int, dict[str, Any]], list[Shard], list[ShardOutcome]]:
+    """Plan, run the unfinished shards, and merge duplicates in shard order as they finish.
+
+    Returns the plan, the shards already done before, the shards run now and those that failed.
+    """
+    failed: list[ShardOutcome] = []
+    with contextlib.ExitStack() as stack:
+        plan = _plan(src, paths, opts, cfg)
+        done = paths.done(plan.shards)
+        todo = [s for s in plan.shards if s.index not in done]
+        seen = SeenSet(paths, plan.shards)
+        stack.callback(seen.close)
+        seen.advance(done)
+        run = _Run(plan, len(done), sum(int(m.get("rows", 0)) for m in done.values()), progress.fn, progress.started)
+        config = TaskConfig(out=str(paths.root), policy=opts.policy, settings=cfg, options=plan.options,
+                            meta=plan.meta, executor=executor.name if executor else opts.executor)  # fmt: skip
+        if todo:
+            engine = executor or stack.enter_context(_make(opts))
+            finished = set(done)
+            for outcome in engine.run(todo, config, progress=run.add_items):
+                if outcome.stats is None:
+                    failed.append(outcome)
+                else:
+                    finished.add(outcome.shard.index)
+                    seen.advance(finished)  # in shard order, while later shards still run
+                run.shard(outcome)
+    return plan, done, todo, failed
+
+
+def _make(opts: AuditOptions) -> Executor:
+    return make_executor(opts.executor, workers=opts.workers, address=opts.address, retries=opts.retries)
+
+
+def _sweep(paths: AuditPaths) -> None:
+    """Remove the temporary and progress files of attempts killed in an earlier run (each names its own)."""
+    for folder in (paths.results, paths.parts, paths.work):
+        for tmp in [*folder.glob(".*.tmp"), *folder.glob("progress-*")]:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+
+
 def _fields(result: AuditResult) -> dict[str, Any]:
     return {name: getattr(result, name) for name in AuditResult.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class _Callback:
+    """The caller's progress callback, and when the audit started (for the rate)."""
+
+    fn: Callable[[AuditProgress], None] | None
+    started: float
 
 
 class _Run:

@@ -12,13 +12,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rightful.errors import AuditError
 
 __all__ = [
+    "DEFAULT_SHARD_SIZE",
+    "FILE_SHARD_SIZE",
     "PLAN_VERSION",
     "AuditPaths",
     "Plan",
@@ -30,22 +32,39 @@ __all__ = [
 
 PLAN_VERSION = 1
 DEFAULT_SHARD_SIZE = 10_000
+#: Files are read in ~150 µs each, rows cost a network check: smaller shards keep every worker busy on a folder.
+FILE_SHARD_SIZE = 1_000
+_FILE_KINDS = frozenset({"folder", "webdataset"})
 
 
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
-    """How to read the input: which columns hold the URL and the local path, the text encoding, shard size."""
+    """How to read the input: which columns hold the URL and the local path, the text encoding, shard size.
+
+    ``shard_size`` ``None`` means the input kind's default (:meth:`resolved`): :data:`FILE_SHARD_SIZE` files
+    for a folder or WebDataset tars, :data:`DEFAULT_SHARD_SIZE` rows otherwise.
+    """
 
     url_column: str = "url"
     path_column: str = "path"
     encoding: str = "utf-8"
-    shard_size: int = DEFAULT_SHARD_SIZE
+    shard_size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.shard_size < 1:
+        if self.shard_size is not None and self.shard_size < 1:
             raise AuditError("shard size must be at least 1")
         if not self.url_column or not self.path_column:
             raise AuditError("column names must not be empty")
+
+    @property
+    def rows_per_shard(self) -> int:
+        return self.shard_size or DEFAULT_SHARD_SIZE
+
+    def resolved(self, kind: str) -> SourceOptions:
+        """These options with the shard size filled in for ``kind`` (what the plan records)."""
+        if self.shard_size is not None:
+            return self
+        return replace(self, shard_size=FILE_SHARD_SIZE if kind in _FILE_KINDS else DEFAULT_SHARD_SIZE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,7 +144,7 @@ class LinePartWriter:
     def __init__(self, shard: Shard, paths: AuditPaths, suffix: str, encode: Callable[[Record], bytes | None]):
         self._encode = encode
         self._final = {d: paths.part(shard, d, suffix) for d in ("keep", "exclude")}
-        self._tmp = {d: p.with_name(f".{p.name}.tmp") for d, p in self._final.items()}
+        self._tmp = {d: p.with_name(f".{p.name}.{os.getpid()}.tmp") for d, p in self._final.items()}
         try:
             self._files: dict[str, IO[bytes]] = {d: p.open("wb") for d, p in self._tmp.items()}
         except OSError as exc:
@@ -249,16 +249,17 @@ class CsvFormat:
             offsets: list[int] = []
             count = 0
             for start, _ in rows:
-                if count % options.shard_size == 0:
+                if count % options.rows_per_shard == 0:
                     offsets.append(start)
                 count += 1
             end = fh.seek(0, io.SEEK_END)
         if count == 0:
             raise InvalidInput(f"empty input: {source} has a header but no rows", source=str(source))
         extra = {"header": header, "base": str(source.resolve().parent)}
+        size = options.rows_per_shard
         shards = [
             Shard(index=i, kind=self.kind, uri=str(source.resolve()), start=a, stop=b,
-                  first_row=i * options.shard_size, rows=min(options.shard_size, count - i * options.shard_size),
+                  first_row=i * size, rows=min(size, count - i * size),
                   extra=extra)
             for i, (a, b) in enumerate(shard_ranges(offsets, end))
         ]  # fmt: skip
@@ -361,14 +362,15 @@ class JsonLinesFormat:
         return _stat_signature([source])
 
     def plan(self, source: Path, options: SourceOptions, paths: AuditPaths) -> Draft:
-        offsets, count, end = line_offsets(source, options.shard_size)
+        offsets, count, end = line_offsets(source, options.rows_per_shard)
         if count == 0:
             raise InvalidInput(f"empty input: {source} has no lines", source=str(source))
         self._check_columns(source, options)
         extra = {"base": str(source.resolve().parent)}
+        size = options.rows_per_shard
         shards = [
             Shard(index=i, kind=self.kind, uri=str(source.resolve()), start=a, stop=b,
-                  first_row=i * options.shard_size, rows=min(options.shard_size, count - i * options.shard_size),
+                  first_row=i * size, rows=min(size, count - i * size),
                   extra=extra)
             for i, (a, b) in enumerate(shard_ranges(offsets, end))
         ]  # fmt: skip
@@ -487,7 +489,7 @@ def detect(source: Path) -> str:
         names = [e.name for e in os.scandir(source) if not e.name.startswith(".") and e.is_file()]
     except OSError as exc:
         raise InvalidInput(f"cannot list {source}: {exc.strerror or exc}", source=str(source)) from exc
-    suffixes = {Path(n).suffix.lower() for n in names}
+    suffixes = {os.path.splitext(n)[1].lower() for n in names}
     if names and suffixes == {".tar"}:
         return "webdataset"
     if names and suffixes == {".parquet"}:

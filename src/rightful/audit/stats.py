@@ -6,6 +6,7 @@ totals from the markers alone, without reading any result file.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ __all__ = ["AuditTotals", "ShardStats", "domain_of", "modality_of"]
 
 _MODALITY = {"image": "image", "video": "video", "audio": "audio", "text": "text"}
 _DOCUMENTS = {"application/pdf": "text", "application/epub+zip": "text", "application/json": "text"}
+_VALUES: dict[Purpose | Decision, str] = {member: member.value for member in (*Purpose, *Decision)}
 
 
 def domain_of(url: str | None) -> str | None:
@@ -40,8 +42,16 @@ def modality_of(name: str | None) -> str:
     """``image`` / ``text`` / ``video`` / ``audio`` / ``other``, from the file name or URL path's extension."""
     if not name:
         return "other"
-    path = urlsplit(name).path if "://" in name else name
-    media_type = media_type_for(path.rsplit("/", 1)[-1]) or ("text/html" if "://" in name else None)
+    is_url = "://" in name
+    base = (urlsplit(name).path if is_url else name).rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    return _modality(base[dot:].lower() if dot > 0 else "", is_url)
+
+
+@functools.lru_cache(maxsize=4096)
+def _modality(suffix: str, is_url: bool) -> str:
+    """By extension alone, cached: called once per item of a dataset, with a handful of distinct answers."""
+    media_type = (media_type_for(f"x{suffix}") if suffix else None) or ("text/html" if is_url else None)
     if media_type is None:
         return "other"
     return _DOCUMENTS.get(media_type) or _MODALITY.get(media_type.split("/", 1)[0], "other")
@@ -87,9 +97,9 @@ class ShardStats(_Counts):
         self.duplicates += duplicate
         self.malformed += malformed
         self.with_errors += bool(result.errors)
-        self.status[status.value] += 1
-        for purpose, verdict in result.verdicts.items():
-            self.verdicts.setdefault(purpose.value, Counter())[verdict.decision.value] += 1
+        self.status[_VALUES[status]] += 1
+        for purpose, verdict in result.verdicts.items():  # enum .value is a slow descriptor: one dict lookup
+            self.verdicts.setdefault(_VALUES[purpose], Counter())[_VALUES[verdict.decision]] += 1
         for protocol in set(protocols):
             self.exclusions_by_protocol[protocol] += 1
         for protocol in {s.protocol for s in result.signals}:

@@ -90,8 +90,8 @@ class WebDatasetFormat:
                     raise
                 warnings.append(f"malformed-tar: {exc}")
                 continue
-            for a in range(0, count, options.shard_size):
-                b = min(a + options.shard_size, count)
+            for a in range(0, count, options.rows_per_shard):
+                b = min(a + options.rows_per_shard, count)
                 shards.append(Shard(index=len(shards), kind=self.kind, uri=str(tar.resolve()), start=a, stop=b,
                                     first_row=row + a, rows=b - a))  # fmt: skip
             row += count
@@ -158,7 +158,7 @@ class TarPartWriter:
     def __init__(self, shard: Shard, paths: AuditPaths, suffix: str) -> None:
         self._source = open(shard.uri, "rb")  # noqa: SIM115 - closed in commit/abort
         self._final = {d: paths.part(shard, d, suffix) for d in ("keep", "exclude")}
-        self._tmp = {d: p.with_name(f".{p.name}.tmp") for d, p in self._final.items()}
+        self._tmp = {d: p.with_name(f".{p.name}.{os.getpid()}.tmp") for d, p in self._final.items()}
         try:
             self._tars = {d: tarfile.open(p, "w", format=tarfile.PAX_FORMAT) for d, p in self._tmp.items()}  # noqa: SIM115
         except OSError as exc:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rightful.audit.dedup import item_key
 from rightful.audit.policy import AuditPolicy, Screening, decide
 from rightful.audit.shards import AuditPaths, Record, Shard, SourceOptions, write_atomic
 from rightful.audit.sources import format_for, make_record
@@ -108,6 +109,8 @@ class _Screener:
             return _error_result(url, "invalid-url", str(exc), self.settings, kind="url")
 
     async def _local(self, record: Record) -> CheckResult | None:
+        if record.path is None and record.data is None:  # a URL-only record: nothing local to read
+            return None
         if record.url is None:  # a file-only record: inline, a thread hop would cost more than the read
             return _check_local(record, self.settings)
         async with self._files:
@@ -132,7 +135,7 @@ class _Screener:
         so a shard's memory does not grow with its results; an older repeat is checked again (cheaply: its
         origin's rules are cached).
         """
-        key = None if record.error is not None else f"{record.url or ''}\x00{record.path or record.label or ''}"
+        key = None if record.error is not None else item_key(record.url, record.path or record.label)
         duplicate = key is not None and key in self._seen
         if key is not None and key in self._recent:
             return self._recent[key], duplicate, True
@@ -313,7 +316,7 @@ def run_shard(shard: Shard, config: TaskConfig, *, report: Callable[[int], None]
     """Screen one shard and write its outputs; returns the shard's stats (also written as its done marker)."""
     paths = AuditPaths(Path(config.out))
     fmt = format_for(shard.kind)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
 
     async def go(checker: Checker) -> dict[str, Any]:
         stats = ShardStats(shard=shard.index)
@@ -330,10 +333,18 @@ def run_shard(shard: Shard, config: TaskConfig, *, report: Callable[[int], None]
         return stats.to_dict()
 
     stats: dict[str, Any] = _run(config.settings, go)
-    stats.update(seconds=round(time.monotonic() - started, 3), executor=config.executor, pid=os.getpid(),
-                 host=os.uname().nodename, policy=config.policy.name)  # fmt: skip
+    stats.update(seconds=round(time.monotonic() - started, 3), cpu_seconds=round(time.process_time() - cpu, 3),
+                 peak_rss_mib=_peak_rss_mib(), executor=config.executor, pid=os.getpid(), host=os.uname().nodename,
+                 policy=config.policy.name)  # fmt: skip
     write_atomic(paths.done_marker(shard), json.dumps(stats, ensure_ascii=False).encode("utf-8"))
     return stats
+
+
+def _peak_rss_mib() -> float:
+    """This worker's peak resident memory so far (the done marker records it: memory must stay flat)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 async def _screen_into(

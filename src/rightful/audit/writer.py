@@ -9,7 +9,9 @@ Columns: ``row`` (input-wide number), ``item``, ``kind``, ``url``, ``path``, ``d
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -22,9 +24,9 @@ import pyarrow.parquet as pq
 from rightful.audit.policy import Screening
 from rightful.audit.shards import Record, output_error
 from rightful.audit.stats import domain_of
-from rightful.models import CheckResult, Purpose
+from rightful.models import CheckResult, Decision, Purpose, Signal
 
-__all__ = ["RESULT_SCHEMA", "ResultWriter", "result_row"]
+__all__ = ["RESULT_SCHEMA", "ResultWriter", "evidence_json", "result_row"]
 
 _LIST = pa.list_(pa.string())
 _FIELDS: list[pa.Field[Any]] = [
@@ -38,6 +40,8 @@ _FIELDS: list[pa.Field[Any]] = [
         pa.field("carried", pa.string()),
 ]  # fmt: skip
 RESULT_SCHEMA = pa.schema(_FIELDS)
+_PURPOSE_COLUMNS = tuple((p, p.value.replace("-", "_")) for p in Purpose)
+_VALUES: dict[Decision, str] = {d: d.value for d in Decision}  # enum .value is a slow descriptor
 _FLUSH = 2000
 
 
@@ -53,23 +57,64 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+_SIGNALS_CACHED = 4096
+_signal_json: collections.OrderedDict[int, tuple[Signal, str]] = collections.OrderedDict()
+
+
+def _signal_fragment(signal: Signal) -> str:
+    """A signal's JSON, cached by identity: the items of one origin share its robots.txt/TDMRep/ai.txt
+    signals, so most of a URL's evidence is serialised once per origin, not once per item. The cache holds
+    the signal itself, so an id is never reused while its entry lives."""
+    key = id(signal)
+    hit = _signal_json.get(key)
+    if hit is not None and hit[0] is signal:
+        _signal_json.move_to_end(key)
+        return hit[1]
+    text = _dumps(signal.to_dict())
+    _signal_json[key] = (signal, text)
+    if len(_signal_json) > _SIGNALS_CACHED:
+        _signal_json.popitem(last=False)
+    return text
+
+
+def evidence_json(result: CheckResult) -> str:
+    """Exactly :meth:`CheckResult.to_json`, with each signal's JSON taken from :func:`_signal_fragment`."""
+    if not result.signals:
+        return result.to_json()
+    index = {id(s): i for i, s in enumerate(result.signals)}
+    data = dataclasses.replace(result, signals=()).to_dict()
+    data["deciding"] = {
+        str(p): [index[id(s)] for s in v.deciding if id(s) in index] for p, v in result.verdicts.items()
+    }
+    keys = list(data)
+    at = keys.index("signals")
+    head = _dumps({k: data[k] for k in keys[:at]})[:-1] + ("," if at else "")
+    tail = _dumps({k: data[k] for k in keys[at + 1 :]})[1:] if at + 1 < len(keys) else "}"
+    signals = ",".join(_signal_fragment(s) for s in result.signals)
+    return f'{head}"signals":[{signals}]' + ("," + tail if tail != "}" else tail)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def result_row(
     record: Record, result: CheckResult, screening: Screening, *, shard: int, duplicate: bool, policy: str
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "row": record.row, "item": record.item, "kind": result.kind, "url": record.url,
         "path": record.label if record.path is None else record.path, "domain": domain_of(record.url),
-        "decision": screening.decision, "status": screening.status.value, "reasons": list(screening.reasons),
+        "decision": screening.decision, "status": _VALUES[screening.status], "reasons": list(screening.reasons),
         "exclusion_protocols": list(screening.protocols),
         "protocols": sorted({s.protocol for s in result.signals}),
         "licences": sorted({c.licence for c in result.licence if c.licence}),
         "errors": sorted({e.code for e in result.errors}), "duplicate": duplicate, "shard": shard,
-        "policy": policy, "evidence": result.to_json(),
+        "policy": policy, "evidence": evidence_json(result),
         "carried": json.dumps(_jsonable(record.carried), ensure_ascii=False) if record.carried else None,
     }  # fmt: skip
-    for purpose in Purpose:
+    for purpose, column in _PURPOSE_COLUMNS:
         verdict = result.verdicts.get(purpose)
-        row[purpose.value.replace("-", "_")] = verdict.decision.value if verdict else None
+        row[column] = _VALUES[verdict.decision] if verdict else None
     return row
 
 
@@ -78,7 +123,7 @@ class ResultWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per attempt
         self._rows: list[dict[str, Any]] = []
         try:
             self._writer = pq.ParquetWriter(str(self._tmp), RESULT_SCHEMA, compression="zstd")

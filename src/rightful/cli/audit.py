@@ -16,7 +16,7 @@ from rich.table import Table
 
 from rightful.audit.pipeline import AuditOptions, AuditProgress, AuditResult, audit_dataset
 from rightful.audit.policy import AuditPolicy
-from rightful.audit.shards import DEFAULT_SHARD_SIZE, SourceOptions
+from rightful.audit.shards import SourceOptions
 from rightful.audit.summary import merge_summaries
 from rightful.cli._common import console, err_console, fail, handle_errors
 from rightful.config import Settings
@@ -39,7 +39,9 @@ def audit(
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes / Ray CPUs (default: all).")] = None,
     url_column: Annotated[str, typer.Option("--url-column", help="Column holding the URL.")] = "url",
     path_column: Annotated[str, typer.Option("--path-column", help="Column holding a local path.")] = "path",
-    shard_size: Annotated[int, typer.Option("--shard-size", min=1, help="Items per shard.")] = DEFAULT_SHARD_SIZE,
+    shard_size: Annotated[
+        int | None, typer.Option("--shard-size", min=1, help="Items per shard (default: 10000 rows, 1000 files).")
+    ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of CSV/TSV input.")] = "utf-8",
     kind: Annotated[str | None, typer.Option(help="Force the input kind (csv, jsonl, parquet, …).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name in the report and summary.")] = None,
