@@ -11,7 +11,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "rightful"
 
 #: Modules every package may use: the shared vocabulary, errors, settings and safe decoding.
-CORE = {"_version", "config", "errors", "media", "models"}
+CORE = {"_presence", "_version", "config", "errors", "media", "models"}
 BASE = {"config", "errors", "media", "models"}
 
 #: package → the packages above core it may import (DESIGN.md, "Package map"). ``protect`` signs the CAWG
@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"signals", "fingerprints", "registry", "audit", "provenance", "protect"},
     "__init__": {"signals", "registry"},
     "__main__": {"cli"},
+    "_presence": set(),
 }
 
 

@@ -3,6 +3,7 @@
 The public API is curated here; everything else lives in private or sub-modules.
 """
 
+from rightful._presence import registry_absent
 from rightful._version import __version__
 from rightful.config import Settings
 from rightful.errors import (
@@ -29,7 +30,9 @@ from rightful.signals.check import (
 
 
 def _registry_source(data: bytes, *, location: str, media_type: str | None, settings: Settings) -> _Findings:
-    """Registry matches as signals; the registry (FAISS, SQLAlchemy) is imported on the first content checked."""
+    """Registry matches as signals; the registry (FAISS, SQLAlchemy) is imported only once one exists."""
+    if registry_absent(settings):
+        return _Findings()
     from rightful.registry.findings import registry_findings
 
     return registry_findings(data, location=location, media_type=media_type, settings=settings)

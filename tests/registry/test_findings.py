@@ -109,3 +109,30 @@ def test_new_registrations_are_seen_by_the_cached_registry(registry: Registry, s
     assert registry_findings(encode(scene(6)), location="b", media_type=None, settings=settings).signals == []
     registry.register_bytes(encode(scene(6)), owner="ann", terms=RESERVED)
     assert registry_findings(encode(scene(6)), location="b", media_type=None, settings=settings).signals
+
+
+def test_checking_without_a_registry_never_imports_the_registry_stack(tmp_path: Path) -> None:
+    """check_file with no registry stays clear of FAISS and SQLAlchemy (an audit worker would pay ≈ 0.7 s)."""
+    import subprocess
+    import sys
+
+    picture = tmp_path / "a.png"
+    picture.write_bytes(encode(scene(5)))
+    probe = (
+        "import sys, rightful\n"
+        f"result = rightful.check_file({str(picture)!r})\n"
+        "assert result.item, result\n"
+        "print(sorted(m for m in ('faiss', 'sqlalchemy', 'rightful.registry') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_registry_created_after_a_miss_is_seen(settings: Settings, tmp_home: Path) -> None:
+    """The remembered 'no registry here' is dropped as soon as the database file changes."""
+    data = encode(scene(6))
+    assert registry_findings(data, location="a.png", media_type="image/png", settings=settings).signals == []
+    with Registry.open(settings) as registry:
+        registry.register_bytes(data, owner="ann", terms=RESERVED)
+    findings = registry_findings(data, location="a.png", media_type="image/png", settings=settings)
+    assert [s.protocol for s in findings.signals] == ["registry"]

@@ -8,10 +8,10 @@ audit does not reload the index for every item.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
+from rightful._presence import forget, registry_absent
 from rightful.config import Settings
 from rightful.errors import InvalidInput, RegistryError
 from rightful.models import Decision, LicenceConstraint, Match, MatchBand, Purpose, Signal, TermStatus
@@ -27,44 +27,31 @@ SIGNAL_BANDS = frozenset({MatchBand.EXACT, MatchBand.NEAR_DUPLICATE, MatchBand.P
 
 _LOCK = threading.Lock()
 _OPEN: dict[str, Registry] = {}
-#: Databases found to hold no registry, with the stamp they had then: a bulk check asks once per item, so a
-#: SQLite file is only re-read when it (or its WAL) changed, and a server is asked again after a few seconds.
-_ABSENT: dict[str, object] = {}
+#: PostgreSQL databases found to hold no registry, with the time bucket they were asked in: a bulk check asks
+#: once per item, so a server is asked again only every few seconds. (SQLite is answered by ``_presence``.)
+_ABSENT: dict[str, int] = {}
 _ABSENT_TTL = 5.0
 
 
 def _registry(settings: Settings) -> Registry | None:
+    if registry_absent(settings):  # the default SQLite database without a registry: free, and remembered
+        return None
     url = database_url(settings)
     with _LOCK:
         cached = _OPEN.get(url)
         if cached is not None:
             return cached
-        stamp = _stamp(url)
-        if _ABSENT.get(url) == stamp:
-            return None
-        if not registry_exists(url):
-            _ABSENT[url] = stamp
-            return None
-        _ABSENT.pop(url, None)
+        if not url.startswith("sqlite:///"):
+            bucket = int(time.monotonic() // _ABSENT_TTL)
+            if _ABSENT.get(url) == bucket:
+                return None
+            if not registry_exists(url):
+                _ABSENT[url] = bucket
+                return None
+            _ABSENT.pop(url, None)
         registry = Registry.open(settings, create=False)
         _OPEN[url] = registry
         return registry
-
-
-def _stamp(url: str) -> object:
-    """What must change before a database without a registry is asked again."""
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        return tuple(_stat(p) for p in (path, path + "-wal"))
-    return int(time.monotonic() // _ABSENT_TTL)
-
-
-def _stat(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 def close_cached() -> None:
@@ -74,6 +61,7 @@ def close_cached() -> None:
             registry.close()
         _OPEN.clear()
         _ABSENT.clear()
+    forget()
 
 
 def registry_findings(data: bytes, *, location: str, media_type: str | None, settings: Settings) -> Findings:

@@ -7,7 +7,6 @@ behind) finds out what it is missing.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rightful._presence import sqlite_has_registry
 from rightful.errors import AlreadyRegistered, ConfigError, RegistryError, WorkNotFound
 from rightful.models import Fingerprint, Purpose, Terms, TermStatus, Work
 from rightful.registry.schema import ChangeRow, FingerprintRow, MetaRow, TermRow, TextRow, WorkRow
@@ -98,15 +98,7 @@ def registry_exists(url: str) -> bool:
     """True when the database exists and holds registry tables; never creates anything."""
     target = engine_url(url)
     if target.startswith("sqlite:///"):
-        path = Path(target[len("sqlite:///") :])
-        if not path.is_file():
-            return False
-        try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0) as conn:
-                row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='registry_works'")
-                return row.fetchone() is not None
-        except sqlite3.Error:
-            return False
+        return sqlite_has_registry(Path(target[len("sqlite:///") :]))
     engine = create_engine(target, pool_pre_ping=False)
     try:
         with engine.connect() as conn:
