@@ -196,3 +196,15 @@ def test_cli_attaches_to_a_cluster_and_leaves_it_running(
     assert [r["status"] for r in results(tmp_path / "out")] == list(DEMO_STATUS)
     assert ray_cluster.is_initialized()
     assert ray_cluster.get(ray_cluster.put(41)) + 1 == 42  # the cluster still answers
+
+
+def test_workers_preload_the_registry_only_where_one_exists(tmp_home: Path) -> None:
+    """Without a registry a worker never imports FAISS/SQLAlchemy; once one is created, workers preload it."""
+    from rightful.audit.executors import _preload
+    from rightful.registry import Registry
+
+    settings = Settings.load()
+    assert "rightful.registry.findings" not in _preload(settings)
+    with Registry.open(settings):
+        pass
+    assert "rightful.registry.findings" in _preload(settings)

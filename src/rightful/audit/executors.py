@@ -25,8 +25,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from rightful._presence import registry_absent
 from rightful.audit.shards import FILE_SHARD_SIZE, AuditPaths, Shard
 from rightful.audit.task import TaskConfig, run_shard
+from rightful.config import Settings
 from rightful.errors import ExecutorError, MissingDependency
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "ShardOutcome", "make_executor"]
@@ -136,18 +138,25 @@ def _retry_or_fail(shard: Shard, error: str, attempt: int, retries: int, paths: 
 
 #: Imported once by the fork server, so every worker starts with them loaded (the registry pulls in FAISS,
 #: SQLAlchemy and SciPy on the first file checked: ~1.6 s per process in all on this project's CI machine).
-_PRELOAD = ("rightful.audit.executors", "rightful.registry.findings", "pandas", "defusedxml.ElementTree",
-            "charset_normalizer", "PIL.ImageOps")  # fmt: skip
+_PRELOAD = ("rightful.audit.executors", "pandas", "defusedxml.ElementTree", "charset_normalizer", "PIL.ImageOps")
 
 
-def _warm() -> int:
+def _preload(settings: Settings | None) -> tuple[str, ...]:
+    """What a worker imports before its first shard: the registry (FAISS, SQLAlchemy, SciPy: ≈ 0.7 s of CPU per
+    process) only when one exists — screening without a registry never imports it (``rightful._presence``)."""
+    if settings is not None and not registry_absent(settings):
+        return (*_PRELOAD, "rightful.registry.findings")
+    return _PRELOAD
+
+
+def _warm(modules: tuple[str, ...] = _PRELOAD) -> int:
     """Pay a worker's one-off costs before its first shard: the imports (already done in a forked local worker,
     not in a Ray one), and pyarrow's set-up of pandas on the first table built."""
     import importlib
 
     import pyarrow as pa
 
-    for module in _PRELOAD:
+    for module in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     pa.Table.from_pylist([{"warm": 1}])
@@ -180,15 +189,17 @@ class LocalExecutor:
         self._inline: ThreadPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self._modules: tuple[str, ...] = _PRELOAD
 
     def __enter__(self) -> LocalExecutor:
-        self._ctx.set_forkserver_preload(list(_PRELOAD))
         self._inline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightful-driver-shard")
         return self
 
-    def start(self) -> None:
+    def start(self, settings: Settings | None = None) -> None:
         """Start the worker pool in the background, if not yet done (:meth:`run` does when it has 2+ shards)."""
         if self._pool is None and self._starting is None:
+            self._modules = _preload(settings)
+            self._ctx.set_forkserver_preload(list(self._modules))  # used when the forkserver first starts
             self._starting = threading.Thread(target=self._start, name="rightful-pool-start", daemon=True)
             self._starting.start()
 
@@ -230,7 +241,7 @@ class LocalExecutor:
     def _new_pool(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx)
         for _ in range(self.workers):  # one submit per worker: the pool starts them all now, not on demand
-            pool.submit(_warm)
+            pool.submit(_warm, self._modules)
         return pool
 
     def worker_pids(self) -> list[int]:
@@ -246,7 +257,7 @@ class LocalExecutor:
             raise ExecutorError("LocalExecutor.run() outside its with-block")
         state = _LocalRun(shards, AuditPaths(Path(config.out)), _Progress(AuditPaths(Path(config.out)), progress))
         if len(shards) > 1:
-            self.start()
+            self.start(config.settings)
         while state.todo or state.running:
             yield from self._submit(state, config)
             done, _ = wait(state.running, timeout=0.2, return_when=FIRST_COMPLETED)

@@ -85,6 +85,7 @@ def _walk(root: Path, warnings: list[str]) -> Iterator[str]:
             warnings.append(f"cannot list {folder}: {exc.strerror or exc}")
             continue
         names = {e.name for e in entries}
+        prefix = "" if folder == root else os.path.relpath(folder, root) + os.sep  # once per folder, not per file
         subdirs = []
         for entry in entries:
             if entry.name.startswith(".") or "\n" in entry.name:
@@ -94,7 +95,7 @@ def _walk(root: Path, warnings: list[str]) -> Iterator[str]:
             elif entry.name.lower().endswith(".xmp") and _is_sidecar(entry.name, names):
                 continue  # read together with the file it describes
             elif entry.is_file():
-                yield os.path.relpath(entry.path, root)
+                yield prefix + entry.name
         stack.extend(reversed(subdirs))
 
 
