@@ -55,3 +55,13 @@ def make_file(kind: str, *, width: int = 37, height: int = 23) -> bytes:
 
 KINDS = ("jpeg", "png", "webp-lossless", "webp-lossy", "webp-extended", "tiff", "tiff16", "pdf")
 SUFFIX = {"jpeg": ".jpg", "png": ".png", "pdf": ".pdf", "tiff": ".tif", "tiff16": ".tif"}
+
+
+def jpeg_parts(data: bytes) -> tuple[list[bytes], bytes]:
+    """A JPEG's marker segments before the first scan, and everything from the scan on (the entropy-coded data)."""
+    segments, pos = [], 2
+    while data[pos + 1] != 0xDA:
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        segments.append(data[pos:end])
+        pos = end
+    return segments, data[pos:]

@@ -20,7 +20,7 @@ from rightful.protect.tag import TagProgress, TagStatus, tag_file, tag_files
 from rightful.protect.terms import Reservation
 from rightful.signals.check import check_file
 from rightful.signals.xmp import find_packets
-from tests.protect.protect_helpers import KINDS
+from tests.protect.protect_helpers import KINDS, jpeg_parts
 
 IMAGE_KINDS = [k for k in KINDS if k != "pdf"]
 DMI = "http://ns.useplus.org/ldf/vocab/DMI-"
@@ -30,16 +30,6 @@ def _pixels(data: bytes) -> np.ndarray[Any, Any]:
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         return np.asarray(img).copy()
-
-
-def _jpeg_parts(data: bytes) -> tuple[list[bytes], bytes]:
-    """The marker segments before the first scan, and everything from the scan on (the entropy-coded data)."""
-    segments, pos = [], 2
-    while data[pos + 1] != 0xDA:
-        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-        segments.append(data[pos:end])
-        pos = end
-    return segments, data[pos:]
 
 
 @pytest.mark.parametrize("kind", IMAGE_KINDS)
@@ -56,9 +46,9 @@ def test_pixels_are_not_re_encoded(kind: str, sample: Callable[..., Path], reser
 def test_jpeg_scan_and_segments_are_byte_identical(sample: Callable[..., Path], reservation: Reservation) -> None:
     """In a JPEG only an APP1 XMP segment is added: every other segment and the entropy-coded scan are kept."""
     path = sample("jpeg")
-    before_segments, before_scan = _jpeg_parts(path.read_bytes())
+    before_segments, before_scan = jpeg_parts(path.read_bytes())
     tag_file(path, reservation)
-    after_segments, after_scan = _jpeg_parts(path.read_bytes())
+    after_segments, after_scan = jpeg_parts(path.read_bytes())
     assert after_scan == before_scan
     added = [s for s in after_segments if s not in before_segments]
     assert len(added) == 1

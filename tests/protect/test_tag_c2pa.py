@@ -25,7 +25,7 @@ from rightful.provenance.keys import KeyPaths, SigningIdentity, init_keys, load_
 from rightful.provenance.manifest import sign_bytes
 from rightful.signals.c2pa_manifest import read_manifest_store
 from rightful.signals.check import check_file
-from tests.protect.protect_helpers import KINDS
+from tests.protect.protect_helpers import KINDS, jpeg_parts
 
 SIGNABLE = [k for k in KINDS if k != "pdf"]
 MEDIA = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff", "tiff16": "image/tiff"}
@@ -48,16 +48,6 @@ def _store(path: Path, kind: str) -> dict[str, Any]:
     store = read_manifest_store(path.read_bytes(), media_type=MEDIA.get(kind, "image/webp"))
     assert store is not None
     return store
-
-
-def _scan(data: bytes) -> tuple[list[bytes], bytes]:
-    """A JPEG's marker segments before the scan, and the entropy-coded data from the scan on."""
-    segments, pos = [], 2
-    while data[pos + 1] != 0xDA:
-        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-        segments.append(data[pos:end])
-        pos = end
-    return segments, data[pos:]
 
 
 @pytest.mark.parametrize("kind", SIGNABLE)
@@ -90,9 +80,9 @@ def test_jpeg_scan_and_every_old_segment_survive_the_manifest(
 ) -> None:
     """With the C2PA manifest in place, the JPEG's entropy-coded bytes and its earlier segments are unchanged."""
     path = sample("jpeg")
-    before_segments, before_scan = _scan(path.read_bytes())
+    before_segments, before_scan = jpeg_parts(path.read_bytes())
     tag_file(path, reservation, identity=identity)
-    after_segments, after_scan = _scan(path.read_bytes())
+    after_segments, after_scan = jpeg_parts(path.read_bytes())
     assert after_scan == before_scan
     assert [s for s in after_segments if s in before_segments] == before_segments
     added = {s[:2] for s in after_segments if s not in before_segments}
@@ -272,7 +262,7 @@ def test_a_real_signed_photo_is_tagged_with_its_manifest_carried_forward(
     assert after["validation_state"] == "Valid"
     assert before["active_manifest"] in after["manifests"]
     assert after["active_manifest"] != before["active_manifest"]
-    assert _scan(path.read_bytes())[1] == _scan((external / "c2pa" / "C.jpg").read_bytes())[1]
+    assert jpeg_parts(path.read_bytes())[1] == jpeg_parts((external / "c2pa" / "C.jpg").read_bytes())[1]
 
 
 @pytest.mark.parametrize("kind", ["jpeg", "png", "webp-extended", "tiff"])
