@@ -17,7 +17,7 @@ time and size at 1M, consistency-proof size.
 
 Results: a table on stdout and ``bench/results/provenance.json``. ``--quick`` runs 12 images and a 100k log;
 ``--limit N --attacks none,jpeg50 --methods rightful --skip-ledger`` is for iterating on a subset (the images
-are then spread evenly over the full set).
+are then spread evenly over the full set); ``--match grass,gravel`` keeps only the images so named.
 """
 
 from __future__ import annotations
@@ -191,11 +191,13 @@ def _quality(a: Array, b: Array) -> tuple[float, float]:
 
 
 def bench_watermark(count: int, *, limit: int | None = None, attacks: list[str] | None = None,
-                    methods: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+                    methods: list[str] | None = None, match: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     photos = photographs(count)
     payloads = np.random.default_rng(1).integers(0, 2**BITS, len(photos))  # same payload per image in any subset
     chosen = range(len(photos)) if limit is None else np.linspace(0, len(photos) - 1, min(limit, len(photos)))
     picked = sorted({round(float(i)) for i in chosen})
+    if match is not None:  # only the images whose name starts with one of the given prefixes
+        picked = [i for i in picked if photos[i][0].startswith(tuple(match))]
     photos = [photos[i] for i in picked]
     attack_fns = {k: v for k, v in ATTACKS.items() if attacks is None or k in attacks}
     threshold = _baseline_threshold()
@@ -308,6 +310,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="12 images and a 100k-entry log")
     parser.add_argument("--images", type=int, default=120)
     parser.add_argument("--limit", type=int, help="only N of the images, spread evenly over the set")
+    parser.add_argument("--match", help="comma-separated image-name prefixes (grass,gravel): only those images")
     parser.add_argument("--attacks", help=f"comma-separated subset of: {','.join(ATTACKS)}")
     parser.add_argument("--methods", help="comma-separated baselines to run beside ours (imwatermark-dwtDct,...)")
     parser.add_argument("--entries", type=int, default=1_000_000)
@@ -324,8 +327,13 @@ def main() -> None:
     if not args.skip_ledger:
         result["ledger"] = bench_ledger(entries, batch=10_000)
     if not args.skip_watermark:
-        result["watermark"] = bench_watermark(images, limit=args.limit, attacks=attacks, methods=methods)
-    subset = any(v is not None for v in (args.limit, attacks, methods)) or args.skip_ledger or args.skip_watermark
+        match = None if args.match is None else args.match.split(",")
+        result["watermark"] = bench_watermark(images, limit=args.limit, attacks=attacks, methods=methods, match=match)
+    subset = (
+        any(v is not None for v in (args.limit, attacks, methods, args.match))
+        or args.skip_ledger
+        or args.skip_watermark
+    )
     out = RESULTS.with_name("provenance-subset.json") if subset else RESULTS  # a subset never hides a full run
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -147,6 +147,21 @@ def test_colour_pictures_are_marked_along_the_luminance_direction() -> None:
     assert detection.payload == PAYLOAD
 
 
+@pytest.mark.parametrize("picture", ["flat", "gradient"])
+def test_rounding_to_eight_bits_keeps_the_psnr_floor(picture: str) -> None:
+    """On flat and smoothly graded pictures, where rounding the sharp-edged pattern to 8 bits alone would take
+    the PSNR below 40 dB, the marked image stays at 40 dB or more and still carries the payload."""
+    from rightful.provenance.imagemark import watermark_rgb
+    from rightful.provenance.watermark import detect_array
+
+    grey = np.full((256, 256), 100.0) if picture == "flat" else np.tile(np.linspace(40, 200, 256), (256, 1))
+    rgb = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    out = watermark_rgb(rgb, PAYLOAD, key=KEY)
+    change = out.astype(np.float64) - rgb
+    assert 10 * np.log10(255**2 / np.mean(change**2)) >= 40.0
+    assert detect_array(out[..., 0].astype(np.float64), key=KEY).payload == PAYLOAD
+
+
 def test_grey_pictures_stored_as_rgb_stay_grey(photo: Image.Image) -> None:
     """An RGB image whose channels are equal gets the same change on every channel, so it stays grey."""
     from rightful.provenance.imagemark import watermark_rgb

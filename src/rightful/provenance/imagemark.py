@@ -22,6 +22,8 @@ from rightful.provenance.watermark import COLOUR_DIRECTION, LUMA, Detection, det
 
 __all__ = ["MARKABLE_TYPES", "detect_image", "watermark_image", "watermark_rgb"]
 
+_MIN_PSNR = 40.02  # the floor on the marked 8-bit RGB image, rounding included
+_MAX_MSE = 255.0**2 / 10 ** (_MIN_PSNR / 10)
 MARKABLE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/tiff": "TIFF"}
 
 
@@ -75,8 +77,14 @@ def watermark_rgb(rgb: NDArray[np.uint8], payload: int, *, key: bytes) -> NDArra
     luma = rgb[..., 0] * LUMA[0] + rgb[..., 1] * LUMA[1] + rgb[..., 2] * LUMA[2]
     delta = embed_array(luma, payload, key=key, colour=colour).astype(np.float32)
     direction = (COLOUR_DIRECTION if colour else np.ones(3)).astype(np.float32)
-    out = rgb.astype(np.float32) + delta[..., None] * direction
-    return np.clip(np.rint(out, out=out), 0, 255, out=out).astype(np.uint8)
+    base = rgb.astype(np.float32)
+    out = np.clip(np.rint(base + delta[..., None] * direction), 0, 255)
+    # Rounding to 8 bits adds its own error, which a sharp-edged pattern does not average out: where it takes
+    # the PSNR below the floor, shrink the change by what is missing (once is enough: rounding is near linear).
+    mse = float(np.mean((out - base) ** 2))
+    if mse > _MAX_MSE:
+        out = np.clip(np.rint(base + delta[..., None] * direction * np.float32(np.sqrt(_MAX_MSE / mse))), 0, 255)
+    return out.astype(np.uint8)
 
 
 def _apply(img: Image.Image, delta: NDArray[np.float64]) -> Image.Image:
