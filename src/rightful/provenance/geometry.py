@@ -8,11 +8,13 @@ tile lattice — and with it the scale and rotation an image went through — fr
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import fft, ndimage
 
-__all__ = ["MAX_ANGLE", "SCALES", "TILE", "WORK", "canonical", "centre", "fold", "lattice_candidates",
+__all__ = ["MAX_ANGLE", "SCALES", "TILE", "WORK", "canonical", "centre", "fold", "halved_matched", "lattice_candidates",
            "refinements", "tile_sums"]  # fmt: skip
 
 Float = NDArray[np.float64]
@@ -128,3 +130,31 @@ def canonical(luma: Float, scale: float, angle: float) -> Float:
 def refinements(scale: float, angle: float) -> list[tuple[float, float]]:
     """The estimate first, then small scale nudges: a 0.4 % scale error drifts a chip over 1024 pixels."""
     return [(scale * f, angle) for f in (1.0, 0.996, 1.004)]
+
+
+_PSD_SMOOTH = 7  # the noise spectrum is estimated as the periodogram's mean over 7×7 frequencies
+
+
+@cache
+def _halved_chip(chip: int, box: int) -> Float:
+    """What one chip (at the tile's origin) becomes once the picture is halved (bicubic, as image editors do)
+    and whitened (less its ``box`` mean): the shape the matched filter looks for, on the halved tile."""
+    from PIL import Image  # Pillow is the resampler people halve pictures with; its kernel is the one to match
+
+    tile = np.zeros((TILE, TILE), np.float32)
+    tile[:chip, :chip] = 1.0
+    halved = Image.fromarray(np.tile(tile, (3, 3)), "F").resize((3 * TILE // 2,) * 2, Image.Resampling.BICUBIC)
+    response = np.asarray(halved, dtype=np.float64)[TILE // 2 : TILE, TILE // 2 : TILE]  # the middle: no border
+    return np.asarray(response - ndimage.uniform_filter(response, box, mode="wrap"), dtype=np.float64)
+
+
+def halved_matched(tile: Float, *, chip: int, box: int) -> Float:
+    """A folded tile of a halved picture (``TILE // 2`` pixels a side) filtered to read its chips: whitened by
+    its own noise spectrum, then correlated with the halved chip's shape. Each chip's reading lies at its
+    origin (chips are ``chip // 2`` pixels apart). The picture's texture left after the 3×3 high-pass is far
+    from white at this scale, and halving spreads a chip over its neighbours; weighing the frequencies by how
+    much signal against texture they hold reads the chips better than a plain mean over each (measured on
+    halved grass and gravel pictures)."""
+    spectrum = fft.fft2(tile)
+    spectrum /= ndimage.uniform_filter(np.abs(spectrum) ** 2, _PSD_SMOOTH, mode="wrap") + 1e-12
+    return np.asarray(np.real(fft.ifft2(spectrum * np.conj(fft.fft2(_halved_chip(chip, box))))), dtype=np.float64)

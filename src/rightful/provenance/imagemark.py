@@ -77,30 +77,42 @@ def watermark_rgb(rgb: NDArray[np.uint8], payload: int, *, key: bytes) -> NDArra
     luma = rgb[..., 0] * LUMA[0] + rgb[..., 1] * LUMA[1] + rgb[..., 2] * LUMA[2]
     delta = embed_array(luma, payload, key=key, colour=colour).astype(np.float32)
     direction = (COLOUR_DIRECTION if colour else np.ones(3)).astype(np.float32)
-    base = rgb.astype(np.float32)
-    out = np.clip(np.rint(base + delta[..., None] * direction), 0, 255)
-    # Rounding to 8 bits adds its own error, which a sharp-edged pattern does not average out: where it takes
-    # the PSNR below the floor, shrink the change by what is missing (once is enough: rounding is near linear).
-    mse = float(np.mean((out - base) ** 2))
-    if mse > _MAX_MSE:
-        out = np.clip(np.rint(base + delta[..., None] * direction * np.float32(np.sqrt(_MAX_MSE / mse))), 0, 255)
+    out = _rounded(rgb.astype(np.float32), delta[..., None] * direction, top=255.0)
     return out.astype(np.uint8)
+
+
+def _rounded(
+    base: NDArray[np.floating], change: NDArray[np.floating], *, top: float, unit: float = 1.0
+) -> NDArray[np.floating]:
+    """``base + change`` rounded to whole levels in ``[0, top]``, with the PSNR floor kept after the rounding.
+
+    Rounding to whole levels adds its own error, which a sharp-edged pattern does not average out: where it takes
+    the PSNR below the floor, the change shrinks by what is missing (once is enough: rounding is near linear).
+    ``unit`` is one 8-bit level in the array's own levels (257 for 16 bits), as the floor is on the 8-bit scale.
+    """
+    out = np.clip(np.rint(base + change), 0, top)
+    mse = float(np.mean(((out - base) / unit) ** 2))
+    if mse > _MAX_MSE:
+        shrink = np.sqrt(_MAX_MSE / mse).astype(change.dtype)
+        out = np.clip(np.rint(base + change * shrink), 0, top)
+    return out
 
 
 def _apply(img: Image.Image, delta: NDArray[np.float64]) -> Image.Image:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64) + delta * 257.0
-        top = 65535.0 if mode.startswith("I;16") else float(max(65535, int(arr.max())))
-        return Image.fromarray(np.clip(np.rint(arr), 0, top).astype(np.uint16 if mode.startswith("I;16") else np.int32))
+        base = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") else float(max(65535, int((base + delta * 257.0).max())))
+        out = _rounded(base, delta * 257.0, top=top, unit=257.0)
+        return Image.fromarray(out.astype(np.uint16 if mode.startswith("I;16") else np.int32))
     arr = np.asarray(img, dtype=np.float64).copy()
     if arr.ndim == 2:
-        arr += delta
+        arr[...] = _rounded(arr, delta, top=255.0)
     elif mode == "CMYK":
-        arr[..., :3] -= delta[..., None]  # less ink is lighter
-    else:  # LA
-        arr[..., :1] += delta[..., None]
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode)
+        arr[..., :3] = _rounded(arr[..., :3], -delta[..., None] * np.ones(3), top=255.0)  # less ink is lighter
+    else:  # LA: alpha is kept
+        arr[..., 0] = _rounded(arr[..., 0], delta, top=255.0)
+    return Image.fromarray(arr.astype(np.uint8), mode)
 
 
 def detect_image(data: bytes, *, key: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Detection:

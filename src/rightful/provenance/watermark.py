@@ -17,7 +17,9 @@ Design (spread spectrum in the spatial domain, informed embedding, synchronised 
   gives back what a blur took from the chips' edges), then ranks hypotheses (common downscales, small
   rotations, and the tile lattice found in the autocorrelation) by the strength of the sync correlation; for the
   best few, and for the two commonest downscales whatever their rank, it folds every tile onto one (averaging
-  the picture out), finds the cyclic shift (cropping) from the sync chips and decodes.
+  the picture out), finds the cyclic shift (cropping) from the sync chips and decodes. A halving is also read
+  sharpened and, last, with a matched filter (the folded tile weighed by its own noise spectrum and correlated
+  with a halved chip's shape), which finds halved small textured pictures the plain readings lose.
 * The reported false-positive probability is exact for the statistic and conservative for the search: the
   chance that an unmarked image (whose readings are fair coin flips given their magnitudes, under the key)
   agrees as well with *any* of the 2^48 valid code words, times every reading the detector may decode
@@ -42,7 +44,17 @@ from numpy.typing import NDArray
 from scipy import fft, ndimage
 
 from rightful.errors import InvalidInput
-from rightful.provenance.geometry import TILE, WORK, canonical, centre, fold, lattice_candidates, refinements, tile_sums
+from rightful.provenance.geometry import (
+    TILE,
+    WORK,
+    canonical,
+    centre,
+    fold,
+    halved_matched,
+    lattice_candidates,
+    refinements,
+    tile_sums,
+)
 from rightful.provenance.wm_code import CODE as _CODE
 from rightful.provenance.wm_code import PAYLOAD_BITS, decode_soft, payload_bits, payload_from_bits
 
@@ -74,9 +86,11 @@ _DECODES = 4  # hypotheses decoded after ranking by sync strength
 _SHIFTS = 1  # sync peaks decoded per hypothesis
 _ALWAYS = ((0.5, 0.0), (0.75, 0.0))  # the commonest downscales: decoded whatever their sync rank
 _SHARPENED = ((0.5, 0.0),)  # also read with the sharper whitening: halving blurs the chips' edges
+_MATCHED = 1  # the halving also read with the matched filter, at its own sync peak
 #: Every reading the detector may decode (the union bound): the untouched geometry, plain and sharpened, each at
-#: no shift and at its sync peaks, then the hypotheses (and the sharpened halving) at their sync peaks.
-_READINGS = 2 * (1 + _SHIFTS) + (_DECODES + len(_ALWAYS) + len(_SHARPENED)) * _SHIFTS
+#: no shift and at its sync peaks, then the hypotheses (and the sharpened halving) at their sync peaks, then the
+#: halving's matched reading.
+_READINGS = 2 * (1 + _SHIFTS) + (_DECODES + len(_ALWAYS) + len(_SHARPENED)) * _SHIFTS + _MATCHED
 _NATIVE_BELOW = 0.7  # downscales below this are folded at their own resolution
 DEFAULT_MAX_FPR = 1e-6
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -340,8 +354,8 @@ def detect_array(luma: Float, *, key: bytes, max_fpr: float = DEFAULT_MAX_FPR) -
     The untouched geometry is tried first on the whole image, plainly whitened and then sharpened. Otherwise
     every hypothesis (the usual downscales, then the lattice estimates with small scale nudges) is scored by
     its sync peak on a 512-pixel centre crop, and the best few are decoded on a larger crop (a halving also
-    sharpened). The false-positive probability counts every reading that could have been decoded
-    (:data:`_READINGS`).
+    sharpened, then with the matched filter). The false-positive probability counts every reading that could
+    have been decoded (:data:`_READINGS`).
     """
     if min(luma.shape) < _TILE // 2:
         return Detection(False, None, 1.0, None, None, None, 0)
@@ -362,7 +376,9 @@ def detect_array(luma: Float, *, key: bytes, max_fpr: float = DEFAULT_MAX_FPR) -
         found = _attempt(folded, layout, tried, max_fpr=max_fpr, geometry=(scale, angle))
         if found.found:
             return found
-    return Detection(False, None, 1.0, None, None, None, 2 + len(readings))
+    soft = _matched_soft_bits(_folded(luma, 0.5, 0.0), layout)
+    found = _decide([soft], 3 + len(readings), max_fpr=max_fpr, geometry=(0.5, 0.0))
+    return found if found.found else Detection(False, None, 1.0, None, None, None, 3 + len(readings))
 
 
 def raw_payload_bits(luma: Float, *, key: bytes) -> list[int]:
@@ -389,10 +405,36 @@ def _attempt(folded: Float, layout: _Layout, tried: int, *, max_fpr: float, unto
     may be the weaker part of the mark); the false-positive probability counts every reading the detector
     may decode (:data:`_READINGS`)."""
     shifts = [*([(0, 0)] if untouched else []), *_shifts(folded, layout)]
-    p, payload, errors = min(decode_soft(_soft_bits(folded, layout, shift), enough=max_fpr / _READINGS)
-                             for shift in dict.fromkeys(shifts))  # fmt: skip
+    softs = [_soft_bits(folded, layout, shift) for shift in dict.fromkeys(shifts)]
+    return _decide(softs, tried, max_fpr=max_fpr, geometry=geometry)
+
+
+def _decide(softs: list[Float], tried: int, *, max_fpr: float,
+            geometry: tuple[float, float]) -> Detection:  # fmt: skip
+    """The best decoding of the given readings, found when its false-positive probability, counted over every
+    reading the detector may decode (:data:`_READINGS`), is at most ``max_fpr``."""
+    p, payload, errors = min(decode_soft(soft, enough=max_fpr / _READINGS) for soft in softs)
     p = min(1.0, p * _READINGS)
     if p > max_fpr:
         return Detection(False, None, 1.0, None, None, None, tried)
     scale, angle = geometry
     return Detection(True, payload, p, errors, scale, angle, tried)
+
+
+def _matched_soft_bits(folded: Float, layout: _Layout) -> Float:
+    """Soft code-bit values of a halved picture's folded tile read with the matched filter
+    (:func:`~rightful.provenance.geometry.halved_matched`), at the sync peak over every chip phase and shift."""
+    reading = halved_matched(folded[::2, ::2], chip=_CHIP, box=_BOX)  # the halved picture's own pixels
+    sync = np.conj(fft.fft2(np.where(layout.roles < 0, layout.signs, 0.0).reshape(_GRID, _GRID)))
+    best = (-np.inf, 0, 0, 0, 0)
+    for py in (0, 1):
+        for px in (0, 1):
+            corr = np.real(fft.ifft2(fft.fft2(reading[py::2, px::2]) * sync))
+            peak = int(np.argmax(corr))
+            z = float((corr.flat[peak] - corr.mean()) / (corr.std() + 1e-12))
+            if z > best[0]:
+                best = (z, py, px, *divmod(peak, _GRID))
+    _, py, px, dy, dx = best
+    chips = np.roll(reading[py::2, px::2], (-dy, -dx), axis=(0, 1)).ravel() * layout.signs
+    data = layout.roles >= 0
+    return np.asarray(np.bincount(layout.roles[data], weights=chips[data], minlength=_CODE.n), dtype=np.float64)
