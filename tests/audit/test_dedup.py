@@ -14,7 +14,7 @@ from rightful.audit import LocalExecutor
 from rightful.audit.dedup import item_key, normalise_url
 from rightful.config import Settings
 from rightful.testing.publisher import Publisher
-from tests.audit.audit_helpers import results, run_audit, write_csv
+from tests.audit.audit_helpers import image_files, results, run_audit, write_csv
 
 
 def _rows(origin: str) -> list[list[str]]:
@@ -79,6 +79,16 @@ def test_same_file_listed_twice_is_a_duplicate(
     result = run_audit(src, tmp_path / "out", local_executor, settings, shard_size=1)
     assert [r["duplicate"] for r in results(tmp_path / "out")] == [False, False, True, False]
     assert (result.totals.duplicates, result.totals.malformed) == (1, 2)
+
+
+def test_a_folder_audit_keeps_no_seen_set(tmp_path: Path, local_executor: LocalExecutor, settings: Settings) -> None:
+    """A folder listing names each file once, so a folder audit skips the cross-shard merge (and its database)."""
+    image_files(tmp_path / "in")
+    result = run_audit(tmp_path / "in", tmp_path / "out", local_executor, settings, shard_size=2)
+    assert result.shards_total > 1
+    assert result.totals.duplicates == 0
+    assert not any(r["duplicate"] for r in results(tmp_path / "out"))
+    assert not (tmp_path / "out" / "work" / "seen.sqlite").exists()
 
 
 def test_normalise_url_examples() -> None:

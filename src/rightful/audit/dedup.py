@@ -68,8 +68,15 @@ def _digest(key: str) -> bytes:
 class SeenSet:
     """The keys of every item in the shards merged so far (``work/seen.sqlite``: key digest → first row)."""
 
-    def __init__(self, paths: AuditPaths, shards: Sequence[Shard]) -> None:
+    def __init__(self, paths: AuditPaths, shards: Sequence[Shard], *, unique_keys: bool = False) -> None:
+        """``unique_keys``: the input cannot repeat a key (a folder listing names each file once), so there is
+        nothing to merge and no database is kept."""
         self.paths, self.shards = paths, list(shards)
+        self.found = 0
+        self._next = len(self.shards) if unique_keys else 0
+        self._db: sqlite3.Connection | None = None
+        if unique_keys:
+            return
         try:
             self._db = sqlite3.connect(paths.work / "seen.sqlite", isolation_level=None)
             self._db.executescript(
@@ -80,13 +87,12 @@ class SeenSet:
             merged = {int(r[0]) for r in self._db.execute("SELECT shard FROM merged")}
         except sqlite3.Error as exc:
             raise AuditError(f"cannot use {paths.work / 'seen.sqlite'}: {exc}; rerun with --restart") from exc
-        self._next = 0
         while self._next < len(self.shards) and self.shards[self._next].index in merged:
             self._next += 1
-        self.found = 0
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
     def advance(self, finished: Iterable[int]) -> None:
         """Merge every not yet merged shard whose predecessors are all merged and which is itself finished."""
@@ -96,29 +102,31 @@ class SeenSet:
             self._next += 1
 
     def _merge(self, shard: Shard) -> None:
+        db = self._db
+        assert db is not None  # _next starts past the end when there is no database
         result_file = self.paths.result_file(shard)
         try:
-            self._db.execute("BEGIN")
-            repeats = self._insert(result_file)
+            db.execute("BEGIN")
+            repeats = self._insert(db, result_file)
             if repeats:
                 _flag(result_file, repeats)
                 self.found += len(repeats)
             if repeats or self._marker_stale(shard, result_file):
                 _recount(self.paths, shard, result_file)
-            self._db.execute("INSERT OR IGNORE INTO merged(shard) VALUES (?)", (shard.index,))
-            self._db.execute("COMMIT")
+            db.execute("INSERT OR IGNORE INTO merged(shard) VALUES (?)", (shard.index,))
+            db.execute("COMMIT")
         except BaseException as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise AuditError(f"cannot update {self.paths.work / 'seen.sqlite'}: {exc}") from exc
             raise
 
-    def _insert(self, result_file: Path) -> list[int]:
+    def _insert(self, db: sqlite3.Connection, result_file: Path) -> list[int]:
         """Add the shard's keys (with the first row holding each); the rows that repeat an earlier row's key and
         are not flagged yet. Keyed on the first row, a shard merged twice (after a kill) finds the same rows."""
         repeats: list[int] = []
-        cursor = self._db.cursor()
+        cursor = db.cursor()
         for batch in pq.ParquetFile(result_file).iter_batches(_BATCH, columns=["row", "kind", "url", "path",
                                                                                  "duplicate"]):  # fmt: skip
             cols = batch.to_pydict()

@@ -197,7 +197,7 @@ def _execute(
         plan = _plan(src, paths, opts, cfg)
         done = paths.done(plan.shards)
         todo = [s for s in plan.shards if s.index not in done]
-        seen = SeenSet(paths, plan.shards)
+        seen = SeenSet(paths, plan.shards, unique_keys=plan.kind == "folder")  # a listing names each file once
         stack.callback(seen.close)
         seen.advance(done)
         run = _Run(plan, len(done), sum(int(m.get("rows", 0)) for m in done.values()), progress.fn, progress.started)
