@@ -15,6 +15,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+try:  # a compiled encoder: evidence JSON is written for every item of an audit
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; the standard library is the fallback
+    orjson = None  # type: ignore[assignment]
+
 __all__ = [
     "BROADER",
     "CheckResult",
@@ -30,6 +35,7 @@ __all__ = [
     "Terms",
     "Verdict",
     "Work",
+    "compact_json",
     "document_hash",
     "expand_values",
     "utcnow",
@@ -218,7 +224,7 @@ class CheckResult:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return compact_json(self.to_dict())
 
     def to_row(self) -> dict[str, Any]:
         """A flat row (scalars only) for Parquet and CSV manifests."""
@@ -360,3 +366,15 @@ class Match:
         out["title"] = self.work.title
         out["terms"] = self.work.terms.to_dict()
         return out
+
+
+def compact_json(value: Any) -> str:
+    """Compact JSON text (UTF-8, no spaces) — orjson's when it can encode the value (several times faster than the
+    standard library), else ``json.dumps``; either parses back to the same value. (One difference by design: a
+    NaN or infinite float becomes ``null`` under orjson, where ``json`` writes the non-standard ``NaN``.)"""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # e.g. an integer beyond 64 bits: the standard library handles it
+            pass
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

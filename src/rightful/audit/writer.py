@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from rightful.audit.policy import Screening
 from rightful.audit.shards import Record, output_error
 from rightful.audit.stats import domain_of
-from rightful.models import CheckResult, Decision, Purpose, Signal
+from rightful.models import CheckResult, Decision, Purpose, Signal, compact_json
 
 __all__ = ["RESULT_SCHEMA", "ResultWriter", "evidence_json", "result_row"]
 
@@ -95,7 +95,7 @@ def evidence_json(result: CheckResult) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(value)
 
 
 def result_row(
