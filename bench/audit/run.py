@@ -196,15 +196,22 @@ def _url_stages(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) ->
 
 
 def _file_stages(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> None:
-    print(f"Files: {args.images} images with mixed embedded metadata")
+    """Each file stage runs ``--file-repeat`` times, interleaved (raw, local, ray, raw, …), and keeps its best run:
+    at 10k files a stage lasts 1-2 s, so one busy moment moves a single ratio by ±0.1. Raw and audit get the same
+    treatment; every run's rate is kept in ``runs``."""
+    print(f"Files: {args.images} images with mixed embedded metadata, best of {args.file_repeat} interleaved runs")
     _images(tmp / "images", args.images)
     size = args.file_shard_size
-    results["raw_files"] = run_stage("raw_files", "raw-files", tmp / "images", args, tmp, shard_size=size)
-    results["audit_files_local"] = run_stage("audit_files_local", "audit-local", tmp / "images", args, tmp,
-                                             shard_size=size)  # fmt: skip
+    stages = [("raw_files", "raw-files"), ("audit_files_local", "audit-local")]
     if not args.no_ray:
-        results["audit_files_ray"] = run_stage("audit_files_ray", "audit-ray", tmp / "images", args, tmp,
-                                               shard_size=size)  # fmt: skip
+        stages.append(("audit_files_ray", "audit-ray"))
+    for attempt in range(max(1, args.file_repeat)):
+        for name, stage in stages:
+            run = run_stage(f"{name}-{attempt}", stage, tmp / "images", args, tmp, shard_size=size)
+            best = results.get(name)
+            runs = [*(best or {}).get("runs", []), round(run["items_per_s"], 1)]
+            results[name] = {**(run if best is None or run["items_per_s"] > best["items_per_s"] else best),
+                             "runs": runs}  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -275,6 +282,7 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shard-size", type=int, default=10_000, help="URL rows per shard")
     parser.add_argument("--file-shard-size", type=int, default=0, help="files per shard (0: the library default)")
     parser.add_argument("--only", choices=["urls", "files"], help="run one half of the bench")
+    parser.add_argument("--file-repeat", type=int, default=3, help="runs per file stage, best kept (default 3)")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--quick", action="store_true", help="10x fewer URLs and images")
     parser.add_argument("--output", type=Path, default=RESULTS)
