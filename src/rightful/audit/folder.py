@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rightful.audit.shards import AuditPaths, Record, Shard, SourceOptions, output_error, shard_ranges
+from rightful.audit.shards import AuditPaths, Record, Shard, SourceOptions, byte_range_shards, output_error
 from rightful.audit.sources import Draft, LinePartWriter, PartWriter, concat_parts, line_offsets
 from rightful.errors import InvalidInput
 
@@ -47,11 +47,8 @@ class FolderFormat:
         offsets, count, end = line_offsets(listing, size)
         if count == 0:
             raise InvalidInput(f"empty input: {source} holds no files", source=str(source))
-        shards = [
-            Shard(index=i, kind=self.kind, uri=str(listing), start=a, stop=b, first_row=i * size,
-                  rows=min(size, count - i * size), extra={"root": str(source.resolve())})
-            for i, (a, b) in enumerate(shard_ranges(offsets, end))
-        ]  # fmt: skip
+        shards = byte_range_shards(self.kind, str(listing), offsets, end, count=count, size=size,
+                                   extra={"root": str(source.resolve())})  # fmt: skip
         return Draft(shards=shards, meta={"root": str(source.resolve())}, warnings=warnings)
 
     def read(self, shard: Shard, options: SourceOptions) -> Iterator[Record]:

@@ -257,3 +257,15 @@ def shard_ranges(offsets: Sequence[int], end: int) -> list[tuple[int, int]]:
     """Consecutive ``(start, stop)`` pairs from the start offsets of each shard and the end of the input."""
     bounds = [*offsets, end]
     return [(bounds[i], bounds[i + 1]) for i in range(len(offsets)) if bounds[i] < bounds[i + 1]]
+
+
+def byte_range_shards(
+    kind: str, uri: str, offsets: Sequence[int], end: int, *, count: int, size: int, extra: dict[str, Any]
+) -> list[Shard]:
+    """The shards of a line-oriented input (``count`` rows, ``size`` per shard) from :func:`line_offsets`'s
+    start offsets: shard ``i`` holds bytes ``offsets[i]`` up to the next shard's start and rows from ``i * size``."""
+    return [
+        Shard(index=i, kind=kind, uri=uri, start=a, stop=b, first_row=i * size, rows=min(size, count - i * size),
+              extra=extra)
+        for i, (a, b) in enumerate(shard_ranges(offsets, end))
+    ]  # fmt: skip

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from rightful.audit.shards import AuditPaths, Record, Shard, SourceOptions, output_error, shard_ranges
+from rightful.audit.shards import AuditPaths, Record, Shard, SourceOptions, byte_range_shards, output_error
 from rightful.errors import InvalidInput
 
 __all__ = [
@@ -257,12 +257,7 @@ class CsvFormat:
             raise InvalidInput(f"empty input: {source} has a header but no rows", source=str(source))
         extra = {"header": header, "base": str(source.resolve().parent)}
         size = options.rows_per_shard
-        shards = [
-            Shard(index=i, kind=self.kind, uri=str(source.resolve()), start=a, stop=b,
-                  first_row=i * size, rows=min(size, count - i * size),
-                  extra=extra)
-            for i, (a, b) in enumerate(shard_ranges(offsets, end))
-        ]  # fmt: skip
+        shards = byte_range_shards(self.kind, str(source.resolve()), offsets, end, count=count, size=size, extra=extra)
         return Draft(shards=shards, meta={"header": header})
 
     def read(self, shard: Shard, options: SourceOptions) -> Iterator[Record]:
@@ -368,12 +363,7 @@ class JsonLinesFormat:
         self._check_columns(source, options)
         extra = {"base": str(source.resolve().parent)}
         size = options.rows_per_shard
-        shards = [
-            Shard(index=i, kind=self.kind, uri=str(source.resolve()), start=a, stop=b,
-                  first_row=i * size, rows=min(size, count - i * size),
-                  extra=extra)
-            for i, (a, b) in enumerate(shard_ranges(offsets, end))
-        ]  # fmt: skip
+        shards = byte_range_shards(self.kind, str(source.resolve()), offsets, end, count=count, size=size, extra=extra)
         return Draft(shards=shards)
 
     def _check_columns(self, source: Path, options: SourceOptions) -> None:
