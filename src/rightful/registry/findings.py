@@ -34,13 +34,13 @@ _ABSENT_TTL = 5.0
 
 
 def _registry(settings: Settings) -> Registry | None:
-    if registry_absent(settings):  # the default SQLite database without a registry: free, and remembered
-        return None
     url = database_url(settings)
     with _LOCK:
         cached = _OPEN.get(url)
-        if cached is not None:
+        if cached is not None:  # once a registry is open, no file is looked at again
             return cached
+        if registry_absent(settings):  # the default SQLite database without a registry: free, and remembered
+            return None
         if not url.startswith("sqlite:///"):
             bucket = int(time.monotonic() // _ABSENT_TTL)
             if _ABSENT.get(url) == bucket:
