@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +27,25 @@ def _register(reg: Registry, seed: int) -> int:
 def _best(reg: Registry, seed: int) -> int | None:
     report = reg.match(encode(scene(seed), "JPEG", quality=70))
     return report.matches[0].work.id if report.matches else None
+
+
+def _indexed_codes(n: int, *, seed: int) -> tuple[HashIndex, np.ndarray[Any, Any], np.random.Generator]:
+    """A HashIndex over ``n`` random 256-bit codes (id = row), and the generator that made them."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    index = HashIndex()
+    ids = np.arange(n, dtype=np.int64)
+    index.add(ids, ids, np.zeros(n, dtype=np.int64), codes)
+    return index, codes, rng
+
+
+def _near_copies(codes: np.ndarray[Any, Any], flips: list[int], rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """Copies of the first ``len(flips)`` codes, row ``i`` with ``flips[i]`` distinct bits flipped."""
+    queries = codes[: len(flips)].copy()
+    for row, count in enumerate(flips):
+        for bit in rng.choice(256, size=count, replace=False):
+            queries[row, bit // 8] ^= 1 << (bit % 8)
+    return queries
 
 
 def test_index_files_are_written_and_reloaded(registry: Registry, open_registry: Callable[..., Registry]) -> None:
@@ -124,15 +144,8 @@ def test_reindex_rebuilds_from_the_store(registry: Registry) -> None:
 def test_hash_index_multi_index_agrees_with_flat_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Above MIH_MIN the multi-index hash returns exactly the flat scan's hits up to 31 bits."""
     monkeypatch.setattr("rightful.registry.hashindex.MIH_MIN", 100)
-    rng = np.random.default_rng(0)
-    codes = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
-    index = HashIndex()
-    ids = np.arange(5000, dtype=np.int64)
-    index.add(ids, ids, np.zeros(5000, dtype=np.int64), codes)
-    queries = codes[:40].copy()
-    for row in range(40):
-        for bit in rng.choice(256, size=row % 32, replace=False):
-            queries[row, bit // 8] ^= 1 << (bit % 8)
+    index, codes, rng = _indexed_codes(5000, seed=0)
+    queries = _near_copies(codes, [row % 32 for row in range(40)], rng)
     fast = index.search(queries, radius=31)
     slow = index._flat_search(queries, 31)
     for got, (want, dist) in zip(fast, slow, strict=True):
@@ -197,15 +210,8 @@ def test_index_reader_refuses_any_garbage_cleanly(tmp_path_factory: pytest.TempP
 def test_cheap_rows_are_exact_up_to_15_bits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows searched with exact-chunk probes only still find every hash within 15 bits."""
     monkeypatch.setattr("rightful.registry.hashindex.MIH_MIN", 100)
-    rng = np.random.default_rng(2)
-    codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
-    index = HashIndex()
-    ids = np.arange(3000, dtype=np.int64)
-    index.add(ids, ids, np.zeros(3000, dtype=np.int64), codes)
-    queries = codes[:16].copy()
-    for row in range(16):
-        for bit in rng.choice(256, size=row, replace=False):
-            queries[row, bit // 8] ^= 1 << (bit % 8)
+    index, codes, rng = _indexed_codes(3000, seed=2)
+    queries = _near_copies(codes, list(range(16)), rng)
     hits = index.search(queries, radius=15, cheap=np.ones(16, dtype=bool))
     assert [int(h.fp_ids[0]) for h in hits] == list(range(16))
     assert [int(h.distances[0]) for h in hits] == list(range(16))
@@ -215,15 +221,8 @@ def test_wide_chunks_are_exact_up_to_25_bits(monkeypatch: pytest.MonkeyPatch) ->
     """With 20-bit chunks (huge indexes) every hash within 25 bits is still found, with its exact distance."""
     monkeypatch.setattr("rightful.registry.hashindex.MIH_MIN", 100)
     monkeypatch.setattr("rightful.registry.hashindex.WIDE_MIN", 100)
-    rng = np.random.default_rng(3)
-    codes = rng.integers(0, 256, (4000, 32), dtype=np.uint8)
-    index = HashIndex()
-    ids = np.arange(4000, dtype=np.int64)
-    index.add(ids, ids, np.zeros(4000, dtype=np.int64), codes)
-    queries = codes[:26].copy()
-    for row in range(26):
-        for bit in rng.choice(256, size=row, replace=False):
-            queries[row, bit // 8] ^= 1 << (bit % 8)
+    index, codes, rng = _indexed_codes(4000, seed=3)
+    queries = _near_copies(codes, list(range(26)), rng)
     fast = index.search(queries, radius=25)
     assert index._mih is not None
     assert index._mih.widths[0] == 20
