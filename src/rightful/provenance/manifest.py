@@ -102,6 +102,11 @@ class SignedAsset:
     manifest: dict[str, Any]
 
 
+def sidecar_for(path: Path) -> Path:
+    """Where Rightful writes the detached manifest of ``path``: ``x.jpg`` → ``x.jpg.c2pa``."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
 def _check_options(options: ManifestOptions) -> None:
     if not options.generator.name.strip():
         raise InvalidInput("the generator (model) name must not be empty")
@@ -259,7 +264,7 @@ def write_signed(signed: SignedBytes, out: Path) -> SignedAsset:
     out.write_bytes(signed.data)
     sidecar_path = None
     if not signed.embedded:
-        sidecar_path = out.with_name(out.name + SIDECAR_SUFFIX)
+        sidecar_path = sidecar_for(out)
         sidecar_path.write_bytes(signed.manifest)
     return SignedAsset(out, signed.media_type, sidecar_path, signed.definition)
 

@@ -25,7 +25,13 @@ from rightful.media import read_capped, sniff
 from rightful.provenance.imagemark import detect_image
 from rightful.provenance.keys import KeyPaths, load_log_verifier, load_watermark_key
 from rightful.provenance.ledger import Ledger
-from rightful.provenance.manifest import PROVENANCE_LABEL, SIDECAR_SUFFIX, SOFT_BINDING_ALG, TRAINED_ALGORITHMIC_MEDIA
+from rightful.provenance.manifest import (
+    PROVENANCE_LABEL,
+    SIDECAR_SUFFIX,
+    SOFT_BINDING_ALG,
+    TRAINED_ALGORITHMIC_MEDIA,
+    sidecar_for,
+)
 from rightful.provenance.records import parse_record
 from rightful.signals.c2pa_manifest import C2PA_MEDIA_TYPES, ManifestReadError, read_manifest_store
 
@@ -66,7 +72,7 @@ def _sidecar_store(data: bytes, sidecar: bytes, media_type: str) -> dict[str, An
 
 def sidecar_paths(path: Path) -> tuple[Path, ...]:
     """Where a detached manifest for ``path`` may sit: ``x.jpg.c2pa`` (what we write), then ``x.c2pa`` (c2patool)."""
-    return tuple(dict.fromkeys((path.with_name(path.name + SIDECAR_SUFFIX), path.with_suffix(SIDECAR_SUFFIX))))
+    return tuple(dict.fromkeys((sidecar_for(path), path.with_suffix(SIDECAR_SUFFIX))))
 
 
 def _c2pa_section(path: Path, data: bytes, media_type: str | None) -> dict[str, Any]:
