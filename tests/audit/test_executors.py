@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from rightful.audit import (
     screen_batch,
 )
 from rightful.config import Settings
-from rightful.errors import MissingDependency, ShardFailed
+from rightful.errors import ExecutorError, MissingDependency, ShardFailed
 from rightful.testing.publisher import Resource, Site
 from tests.audit.audit_helpers import DEMO_STATUS, image_files, results, run_audit, write_csv
 
@@ -41,10 +44,12 @@ def ray_cluster() -> Iterator[Any]:
     ray.shutdown()
 
 
-@pytest.fixture(params=["local", "ray"], scope="module")
+@pytest.fixture(params=["local", "local-fork", "ray"], scope="module")
 def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
-    if request.param == "local":
-        with LocalExecutor(workers=2) as local:
+    """``local`` as this process starts it (threads run here, so from the fork server), ``local-fork`` with its
+    workers forked from the driver (what a single-threaded driver such as the CLI gets), and Ray."""
+    if request.param.startswith("local"):
+        with LocalExecutor(workers=2, start_method="fork" if request.param == "local-fork" else "auto") as local:
             yield local
     else:
         request.getfixturevalue("ray_cluster")
@@ -114,12 +119,12 @@ def test_progress_counts_items_inside_shards(
 def test_driver_screens_while_the_pool_starts(tmp_path: Path, demo_urls: list[str], settings: Settings) -> None:
     """Until the worker pool is up, shards run in the driver's thread; once it is, in the pool; same results."""
     release = threading.Event()
-    local = LocalExecutor(workers=1)
+    local = LocalExecutor(workers=1, start_method="forkserver")
     start = local._new_pool
 
-    def slow_start() -> Any:
+    def slow_start(**kwargs: Any) -> Any:
         release.wait(60)
-        return start()
+        return start(**kwargs)
 
     local._new_pool = slow_start  # type: ignore[method-assign]
     with local:
@@ -208,3 +213,155 @@ def test_workers_preload_the_registry_only_where_one_exists(tmp_home: Path) -> N
     with Registry.open(settings):
         pass
     assert "rightful.registry.findings" in _preload(settings)
+
+
+# --- how local workers start -----------------------------------------------------------------------------
+
+
+def test_unknown_start_method_is_refused() -> None:
+    with pytest.raises(ExecutorError, match="unknown start method 'spawn'"):
+        LocalExecutor(start_method="spawn")
+
+
+_PROBE = """
+import sys, threading
+from rightful.audit.executors import fork_is_safe
+answers = [fork_is_safe(), fork_is_safe(("rightful.registry.findings",))]
+sys.modules["faiss"] = object()
+answers.append(fork_is_safe())
+del sys.modules["faiss"]
+stop = threading.Event()
+thread = threading.Thread(target=stop.wait)
+thread.start()
+answers.append(fork_is_safe())
+stop.set()
+thread.join()
+answers.append(fork_is_safe())
+print(answers)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked from the driver on Linux only")
+def test_fork_only_where_it_is_safe() -> None:
+    """A fresh single-threaded process may fork; not with the registry (FAISS) to load, FAISS loaded, or a
+    second thread running; again once that thread has ended."""
+    done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[True, False, False, False, True]"
+
+
+_FOLDER_AUDIT = """
+import json, sys, threading
+from rightful.audit import AuditOptions, LocalExecutor, SourceOptions, audit_dataset
+from rightful.config import Settings
+
+if __name__ == "__main__":
+    stop = threading.Event()
+    if sys.argv[3] == "thread":  # another thread running in the driver: the fork server is used
+        threading.Thread(target=stop.wait, daemon=True).start()
+    with LocalExecutor(workers=2) as executor:
+        audit_dataset(sys.argv[1], sys.argv[2], settings=Settings.load(), executor=executor,
+                      options=AuditOptions(source=SourceOptions(shard_size=1)))
+        print(json.dumps({"method": executor.method}))
+    stop.set()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked from the driver on Linux only")
+@pytest.mark.parametrize(("threads", "method"), [("none", "fork"), ("thread", "forkserver")])
+def test_auto_start_method(tmp_path: Path, settings: Settings, threads: str, method: str) -> None:
+    """A single-threaded driver forks its workers; one with another thread running uses the fork server. Both
+    screen the same way."""
+    expected = image_files(tmp_path / "data")
+    script = tmp_path / "driver.py"
+    script.write_text(_FOLDER_AUDIT)
+    env = dict(os.environ, RIGHTFUL_HOME=str(settings.home))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "data"), str(tmp_path / "out"), threads],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"method": method}
+    assert {r["item"]: r["status"] for r in results(tmp_path / "out")} == expected
+
+
+def _in_a_fork(check: Any) -> int:
+    """Fork, run ``check()`` in the child (exit 0 when it returns True), and return the child's exit code."""
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking with the publisher's threads running
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os._exit(0 if check() else 1)
+        except BaseException:
+            os._exit(2)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_a_forked_worker_builds_its_own_engine(tmp_path: Path, settings: Settings) -> None:
+    """The driver's checker (event loop, sockets, cache connection) is set aside in a forked child, which
+    screens with an engine of its own."""
+    from rightful.audit import task
+
+    image_files(tmp_path / "data")
+    screen_batch([{"path": str(tmp_path / "data" / "b" / "allowed.jpg")}], settings=settings)
+    parent = set(map(id, task._engines.values()))
+    assert parent
+
+    def child() -> bool:
+        if task._engines or not parent <= set(map(id, task._inherited)):
+            return False
+        rows = screen_batch([{"path": str(tmp_path / "data" / "a" / "reserved-ai.jpg")}], settings=settings)
+        return rows[0]["decision"] == "exclude" and not parent & set(map(id, task._engines.values()))
+
+    assert _in_a_fork(child) == 0
+    assert set(map(id, task._engines.values())) == parent  # the driver's own engine is untouched
+
+
+def test_a_forked_worker_drops_the_open_registries() -> None:
+    from rightful.registry import findings
+
+    sentinel: Any = object()
+    findings._OPEN["sqlite:///nowhere"] = sentinel
+    try:
+        assert _in_a_fork(lambda: not findings._OPEN and findings._inherited[-1] is sentinel) == 0
+        assert findings._OPEN["sqlite:///nowhere"] is sentinel
+    finally:
+        findings._OPEN.pop("sqlite:///nowhere", None)
+
+
+def test_the_folder_lock_ends_with_the_driver(tmp_path: Path) -> None:
+    """A forked worker that outlives the audit does not keep its folder locked (an flock lives as long as any
+    copy of its descriptor): the next audit of the folder can start."""
+    from rightful.audit.pipeline import _locked
+    from rightful.audit.shards import AuditPaths
+
+    paths = AuditPaths(tmp_path / "out")
+    ready_r, ready_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with _locked(paths):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child lingers a while, as a busy worker would
+                os.write(ready_w, b"!")  # fork() has returned here: the at-fork hooks have run
+                time.sleep(30)
+                os._exit(0)
+            assert os.read(ready_r, 1) == b"!"
+    os.close(ready_r)
+    os.close(ready_w)
+    try:
+        with _locked(paths):  # raises "another audit is running" if the child still held the lock
+            pass
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_the_progress_bar_starts_no_thread() -> None:
+    """The CLI's progress bar is redrawn by the audit's progress calls, so the driver stays single-threaded and
+    can fork its workers."""
+    from rightful.cli.audit import _progress_bar
+
+    before = threading.active_count()
+    with _progress_bar(True) as update:
+        assert update is not None
+        update(AuditProgress(items=5, total_items=10, shards_done=1, shards_total=2, shards_skipped=0,
+                             shards_failed=0, elapsed=1.0))  # fmt: skip
+        assert threading.active_count() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -130,6 +131,71 @@ def test_driver_killed_then_rerun_completes(
         p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.done.json") if p.name in finished
     } == finished
     _assert_complete(out, 40)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, and a fork server's workers below it)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a container's init may leave orphans unreaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+_DRIVER = """
+import sys
+from rightful.audit import AuditOptions, LocalExecutor, SourceOptions, audit_dataset
+from rightful.config import Settings
+
+if __name__ == "__main__":
+    with LocalExecutor(workers=2, start_method=sys.argv[3]) as executor:
+        audit_dataset(sys.argv[1], sys.argv[2], settings=Settings.load(allow_private=True), executor=executor,
+                      options=AuditOptions(source=SourceOptions(shard_size=4)))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_workers_end_with_a_killed_driver(
+    tmp_path: Path, slow_site: Publisher, settings: Settings, method: str
+) -> None:
+    """kill -9 of the driver alone (not its group): its workers, and a fork server, end within seconds instead
+    of waiting for work forever."""
+    src = _urls_csv(tmp_path / "in.csv", slow_site.origins[0], 40)
+    out = tmp_path / "out"
+    script = tmp_path / "driver.py"
+    script.write_text(_DRIVER)
+    env = dict(os.environ, RIGHTFUL_HOME=str(settings.home))
+    proc = subprocess.Popen([sys.executable, str(script), str(src), str(out), method], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert _wait_for(lambda: any((out / "results").glob("*.done.json")), 60)
+        below = _descendants(proc.pid)
+        assert len(below) >= 2  # the two workers (and, from a fork server, the server itself)
+        proc.kill()
+        proc.wait(10)
+        assert _wait_for(lambda: not any(_running(pid) for pid in below), 15), [p for p in below if _running(p)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_duplicates_are_counted_and_checked_once(

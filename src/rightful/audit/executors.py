@@ -14,9 +14,15 @@ writer of a ``multiprocessing.Queue`` can), and the same mechanism serves Ray wo
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import multiprocessing
 import os
+import select
+import sys
 import threading
+import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -31,7 +37,7 @@ from rightful.audit.task import TaskConfig, run_shard
 from rightful.config import Settings
 from rightful.errors import ExecutorError, MissingDependency
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "ShardOutcome", "make_executor"]
+__all__ = ["Executor", "LocalExecutor", "RayExecutor", "ShardOutcome", "fork_is_safe", "make_executor"]
 
 ProgressFn = Callable[[int], None]
 
@@ -149,18 +155,67 @@ def _preload(settings: Settings | None) -> tuple[str, ...]:
     return _PRELOAD
 
 
-def _warm(modules: tuple[str, ...] = _PRELOAD) -> int:
-    """Pay a worker's one-off costs before its first shard: the imports (already done in a forked local worker,
-    not in a Ray one), and pyarrow's set-up of pandas on the first table built."""
-    import importlib
-
+def _import(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (a missing optional one is skipped), and let pyarrow set up pandas (its first table does)."""
     import pyarrow as pa
 
     for module in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     pa.Table.from_pylist([{"warm": 1}])
+
+
+def _warm(modules: tuple[str, ...] = _PRELOAD) -> int:
+    """Pay a worker's one-off costs before its first shard: the imports (already done in a forked local worker,
+    not in a Ray one), and pyarrow's set-up of pandas on the first table built."""
+    _import(modules)
     return os.getpid()
+
+
+def _watch_driver(driver: int) -> None:
+    """A local worker's initializer: end it soon after the driver process is gone. A driver killed with ``kill -9``
+    cannot stop its pool, and an idle worker would wait for work forever (a fork-server worker's own parent, the
+    fork server, lives as long as any worker does). A daemon thread waits on a pidfd of the driver (Linux), else
+    polls it. A shard cut short leaves only temporary files, which the next run sweeps away."""
+    try:
+        handle: int | None = os.pidfd_open(driver)
+    except (AttributeError, OSError):  # not Linux 5.3+, or the driver is already gone (then the poll says so)
+        handle = None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])  # readable once the driver has exited
+        else:
+            while _alive(driver):
+                time.sleep(0.5)
+        os._exit(70)  # EX_SOFTWARE; no cleanup: the exit handlers here are copies of the driver's
+
+    threading.Thread(target=watch, name="rightful-driver-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: Loaded, these keep thread pools or device contexts that a forked child cannot use (OpenMP in FAISS and torch,
+#: CUDA, Ray's and gRPC's threads).
+_FORK_UNSAFE = ("faiss", "torch", "tensorflow", "jax", "ray", "grpc")
+
+
+def fork_is_safe(modules: tuple[str, ...] = ()) -> bool:
+    """Whether workers that import ``modules`` may be started with a plain ``fork`` of this process: on Linux,
+    with no other Python thread running (a lock another thread holds would be copied into the child as held
+    forever) and nothing loaded, or about to be, that keeps fork-unsafe threads (:data:`_FORK_UNSAFE`; the
+    registry brings FAISS). The C libraries' own idle threads (OpenBLAS, jemalloc) handle a fork themselves."""
+    if sys.platform != "linux" or threading.active_count() != 1 or "rightful.registry.findings" in modules:
+        return False
+    return not any(name in sys.modules for name in _FORK_UNSAFE)
 
 
 # --- local -----------------------------------------------------------------------------------------------
@@ -170,26 +225,36 @@ class LocalExecutor:
     """A process pool on this machine (``workers`` processes, default: the CPU count); each worker screens
     whole shards with its own asyncio loop for the network and its own thread for file metadata.
 
-    Workers are forked from a ``forkserver`` that imported the audit's modules once (:data:`_PRELOAD`), so a
-    pool rebuilt after a crash starts in milliseconds. The first start (~1-2 s: the imports) runs in a
-    background thread, and until it is done the driver screens small shards itself in one thread
-    (``driver_helps``; see :meth:`_may_help`), so on a folder of files the start costs neither an idle CPU nor
-    the caller's time. A run of a single shard starts no pool at all: the driver screens it. At most
-    ``workers`` shards are in the pool at once, so a worker that dies (OOM killer, ``kill -9``) costs only the
-    shards it was running: the pool is rebuilt and those shards are retried.
+    How workers start (``start_method``): ``auto`` (the default) forks them straight from the driver when
+    :func:`fork_is_safe` (Linux, the driver's only thread, no FAISS/torch/Ray loaded): the driver imports the
+    audit's modules (:data:`_PRELOAD`) and the workers exist a few milliseconds later with everything loaded.
+    Otherwise (other threads running, e.g. a web server; a registry to match against; macOS) — or with
+    ``forkserver`` — workers are forked from a ``forkserver`` that imported the same modules once; that first
+    start (~1-2 s) runs in a background
+    thread, and until it is done the driver screens small shards itself in one thread (``driver_helps``; see
+    :meth:`_may_help`), so the start costs neither an idle CPU nor the caller's time. Either way a pool rebuilt
+    after a crash starts in milliseconds. A run of a single shard starts no pool at all: the driver screens it.
+    At most ``workers`` shards are in the pool at once, so a worker that dies (OOM killer, ``kill -9``) costs
+    only the shards it was running: the pool is rebuilt and those shards are retried.
     """
 
     name = "local"
 
-    def __init__(self, *, workers: int | None = None, retries: int = 2, driver_helps: bool = True) -> None:
+    def __init__(
+        self, *, workers: int | None = None, retries: int = 2, driver_helps: bool = True, start_method: str = "auto"
+    ) -> None:
+        if start_method not in ("auto", "fork", "forkserver"):
+            raise ExecutorError(f"unknown start method {start_method!r}: choose auto, fork or forkserver")
         self.workers = max(1, workers or os.cpu_count() or 1)
-        self.retries, self.driver_helps = retries, driver_helps
+        self.retries, self.driver_helps, self.start_method = retries, driver_helps, start_method
         self._ctx = multiprocessing.get_context("forkserver")
         self._pool: ProcessPoolExecutor | None = None
         self._inline: ThreadPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
         self._modules: tuple[str, ...] = _PRELOAD
+        #: How the current pool's workers were started (``fork`` or ``forkserver``); None before the first pool.
+        self.method: str | None = None
 
     def __enter__(self) -> LocalExecutor:
         self._inline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rightful-driver-shard")
@@ -200,8 +265,19 @@ class LocalExecutor:
         if self._pool is None and self._starting is None:
             self._modules = _preload(settings)
             self._ctx.set_forkserver_preload(list(self._modules))  # used when the forkserver first starts
+            if self._forks():  # now, in this thread: the children are copies of this process with its imports
+                try:
+                    _import(self._modules)
+                    self._pool = self._new_pool(fork=True)
+                except Exception as exc:
+                    raise ExecutorError(f"cannot start the local worker pool: {_describe(exc)}") from exc
+                return
             self._starting = threading.Thread(target=self._start, name="rightful-pool-start", daemon=True)
             self._starting.start()
+
+    def _forks(self) -> bool:
+        """Whether the next pool forks its workers from this process (see the class notes)."""
+        return self.start_method == "fork" or (self.start_method == "auto" and fork_is_safe(self._modules))
 
     def _start(self) -> None:
         try:
@@ -238,8 +314,25 @@ class LocalExecutor:
             self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
             self._pool = None
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx)
+    def _new_pool(self, *, fork: bool | None = None) -> ProcessPoolExecutor:
+        """A pool with its workers started: forked from here (``fork``; by default when :meth:`_forks`), else
+        from the fork server."""
+        forks = self._forks() if fork is None else fork
+        self.method = "fork" if forks else "forkserver"
+        context = multiprocessing.get_context("fork") if forks else self._ctx
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_watch_driver,
+                                   initargs=(os.getpid(),))  # fmt: skip
+        if not forks:
+            return self._submit_warm(pool)
+        gc.freeze()  # the driver's objects out of the children's collections: they would copy every page they scan
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ counts the C libraries' idle threads (see fork_is_safe)
+                warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+                return self._submit_warm(pool)  # a fork pool starts all its workers on the first submit
+        finally:
+            gc.unfreeze()
+
+    def _submit_warm(self, pool: ProcessPoolExecutor) -> ProcessPoolExecutor:
         for _ in range(self.workers):  # one submit per worker: the pool starts them all now, not on demand
             pool.submit(_warm, self._modules)
         return pool

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -84,6 +85,28 @@ class AuditResult:
     warnings: tuple[str, ...] = ()
 
 
+_held_locks: set[int] = set()
+
+
+def _close_held_locks() -> None:
+    """In a forked worker: point its copies of the folder locks at /dev/null, so each lock ends with the driver
+    alone (an ``flock`` lives as long as any copy of its descriptor). The numbers stay open, so nothing that
+    later closes them in the child can close another file by mistake."""
+    if not _held_locks:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        for fd in _held_locks:
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_locks)
+
+
 @contextmanager
 def _locked(paths: AuditPaths) -> Iterator[None]:
     """One audit per folder at a time (a second one would interleave writes)."""
@@ -93,7 +116,11 @@ def _locked(paths: AuditPaths) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise AuditError(f"another audit is running in {paths.root}", out=str(paths.root)) from None
-        yield
+        _held_locks.add(fh.fileno())
+        try:
+            yield
+        finally:
+            _held_locks.discard(fh.fileno())
 
 
 def _reset(paths: AuditPaths) -> None:

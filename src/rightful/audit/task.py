@@ -234,6 +234,19 @@ def _engine(settings: Settings) -> _Engine:
         return engine
 
 
+_inherited: list[_Engine] = []
+
+
+def _forget_engines() -> None:
+    """In a forked child: the parent's engines (their loops, sockets, cache connection) are not this process's to
+    use or close; they are set aside untouched and the child builds its own."""
+    _inherited.extend(_engines.values())
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines)
+
+
 @atexit.register
 def _close_engines() -> None:
     with _engine_lock:

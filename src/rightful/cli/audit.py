@@ -127,20 +127,22 @@ def _render(result: AuditResult) -> None:
 
 @contextmanager
 def _progress_bar(enabled: bool) -> Iterator[Callable[[AuditProgress], None] | None]:
+    """The progress bar, redrawn by the audit's own progress calls (several a second while items move) rather
+    than by a refresh thread: a driver with no other thread can fork its workers (see ``LocalExecutor``)."""
     if not enabled:
         yield None
         return
     bar = Progress(
         TextColumn("[bold]auditing"), BarColumn(), TaskProgressColumn(),
         TextColumn("{task.completed:,.0f} items · {task.fields[rate]:.0f}/s · shards {task.fields[shards]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True, auto_refresh=False,
     )  # fmt: skip
     task = bar.add_task("audit", total=None, rate=0.0, shards="0/0")
 
     def update(p: AuditProgress) -> None:
         failed = f", {p.shards_failed} failed" if p.shards_failed else ""
         bar.update(task, completed=p.items, total=p.total_items, rate=p.rate,
-                   shards=f"{p.shards_done}/{p.shards_total}{failed}")  # fmt: skip
+                   shards=f"{p.shards_done}/{p.shards_total}{failed}", refresh=True)  # fmt: skip
 
     with bar:
         yield update

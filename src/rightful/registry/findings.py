@@ -8,6 +8,7 @@ audit does not reload the index for every item.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -52,6 +53,19 @@ def _registry(settings: Settings) -> Registry | None:
         registry = Registry.open(settings, create=False)
         _OPEN[url] = registry
         return registry
+
+
+_inherited: list[Registry] = []
+
+
+def _forget_open() -> None:
+    """In a forked child: the parent's open registries (database connections, index) are set aside untouched;
+    the child opens its own on first use."""
+    _inherited.extend(_OPEN.values())
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_forget_open)
 
 
 def close_cached() -> None:
