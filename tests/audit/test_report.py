@@ -81,3 +81,31 @@ def test_report_evidence_is_each_items_json(audit: AuditResult) -> None:
     assert len(blocks) == audit.totals.exclude
     assert all(b["verdicts"] and "signals" in b for b in blocks)
     assert "JSON.stringify(JSON.parse(" in page
+
+
+def test_excluded_rows_in_order_up_to_the_limit(tmp_path: Path) -> None:
+    """The report's table takes the excluded rows in shard and row order, runs of them included, and stops at
+    its limit, which may fall inside a run or a later shard."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rightful.audit.report import excluded_rows
+
+    decisions = [["keep", "exclude", "exclude", "keep", "exclude"], ["exclude", "keep", "exclude", "exclude"]]
+    row = 0
+    for shard, column in enumerate(decisions):
+        n = len(column)
+        table = pa.table({
+            "row": list(range(row, row + n)), "item": [f"item-{row + i}" for i in range(n)], "status": ["x"] * n,
+            "reasons": [["r"]] * n, "exclusion_protocols": [["p"]] * n, "domain": [None] * n,
+            "evidence": ["{}"] * n, "decision": column, "other": [0] * n,
+        })  # fmt: skip
+        pq.write_table(table, tmp_path / f"shard-{shard:06d}.parquet")
+        row += n
+    expected = [1, 2, 4, 5, 7, 8]
+    assert [r["row"] for r in excluded_rows(tmp_path)] == expected
+    for limit in range(len(expected) + 1):
+        assert [r["row"] for r in excluded_rows(tmp_path, limit=limit)] == expected[:limit]
+    first = next(excluded_rows(tmp_path))
+    assert (first["item"], first["decision"]) == ("item-1", "exclude")
+    assert "other" not in first

@@ -8,12 +8,11 @@ rows as you type, and a ``#q=term`` fragment in the URL pre-fills the search (ha
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rightful.audit.shards import AuditPaths, write_atomic
@@ -115,16 +114,25 @@ def _pct(part: int, whole: int) -> str:
 
 
 def excluded_rows(results: Path, *, limit: int = MAX_ROWS) -> Iterator[dict[str, Any]]:
-    """The first ``limit`` excluded rows, in shard order, read one result file at a time."""
-    columns = ["row", "item", "status", "reasons", "exclusion_protocols", "domain", "evidence"]
+    """The first ``limit`` excluded rows, in shard order, read one result file at a time.
+
+    Each run of consecutive excluded rows is a zero-copy slice: no Arrow filter kernel, whose Python-scalar
+    argument makes pyarrow import pandas (and ``pq.read_table`` its datasets layer), ~0.25 s for a report."""
+    columns = ["row", "item", "status", "reasons", "exclusion_protocols", "domain", "evidence", "decision"]
     left = limit
     for path in sorted(results.glob("shard-*.parquet")):
-        table = pq.read_table(path, columns=[*columns, "decision"])
-        for row in table.filter(pc.equal(table.column("decision"), pa.scalar("exclude"))).to_pylist():
-            if left <= 0:
-                return
-            left -= 1
-            yield row
+        with pq.ParquetFile(path) as parquet:
+            table = parquet.read(columns=columns)
+        at = 0
+        for excluded, run in itertools.groupby(table.column("decision").to_pylist(), key="exclude".__eq__):
+            n = sum(1 for _ in run)
+            if excluded:
+                for row in table.slice(at, min(n, left)).to_pylist():
+                    left -= 1
+                    yield row
+                if left <= 0:
+                    return
+            at += n
 
 
 def _table(rows: list[dict[str, Any]], total: int) -> str:
