@@ -365,3 +365,12 @@ def test_the_progress_bar_starts_no_thread() -> None:
         update(AuditProgress(items=5, total_items=10, shards_done=1, shards_total=2, shards_skipped=0,
                              shards_failed=0, elapsed=1.0))  # fmt: skip
         assert threading.active_count() == before
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked from the driver on Linux only")
+def test_the_cli_can_fork_its_workers() -> None:
+    """Loading the CLI loads nothing that rules out forking (the registry's FAISS is imported by the registry
+    commands themselves), so `rightful audit` gets the fast pool."""
+    probe = "import sys, rightful.cli; from rightful.audit.executors import fork_is_safe; print(fork_is_safe())"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "True"

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,8 +21,11 @@ from rightful.errors import InvalidInput
 from rightful.fingerprints.embedding import load_embedder
 from rightful.media import read_capped
 from rightful.models import Match, MatchBand, Purpose, Terms, TermStatus, Work
-from rightful.registry import MatchReport, Registered, Registry
 from rightful.signals.policy import parse_purposes
+
+if TYPE_CHECKING:  # the registry (FAISS, SQLAlchemy) is imported by the commands that use it, not by every command:
+    # ``rightful audit`` must not have FAISS loaded to fork its workers, and ``rightful --help`` starts faster
+    from rightful.registry import MatchReport, Registered, Registry
 
 __all__ = ["match", "register", "registry_app", "works_app"]
 
@@ -60,6 +63,8 @@ def _terms(status: str, purposes: list[str] | None, licence: str | None, contact
 
 
 def _open(*, create: bool = True, model: Path | None = None) -> Registry:
+    from rightful.registry import Registry
+
     embedder = load_embedder(model) if model is not None else None
     return Registry.open(Settings.load(), create=create, embedder=embedder)
 
@@ -107,6 +112,8 @@ def register(
 
 def _register_all(registry: Registry, paths: list[Path], texts: list[Path], *, owner: str, title: str | None,
                   terms: Terms, show: bool) -> Iterator[Registered]:  # fmt: skip
+    from rightful.registry import Registered
+
     if title is not None and (len(paths) + len(texts) != 1 or (paths and paths[0].is_dir())):
         raise InvalidInput("--title names one work: give a single file with it")
     for path in texts:
@@ -182,6 +189,8 @@ def match(
             report = registry.match(data, media_type="text/plain" if text is not None else None, top_k=top_k,
                                     min_band=band)  # fmt: skip
         if truncated:
+            from rightful.registry import MatchReport
+
             report = MatchReport(report.matches, (*report.notes, "the file was read only up to 64 MiB"),
                                  report.media_type)  # fmt: skip
         if as_json:
