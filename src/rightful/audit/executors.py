@@ -72,6 +72,10 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _start_failed(exc: BaseException) -> ExecutorError:
+    return ExecutorError(f"cannot start the local worker pool: {_describe(exc)}")
+
+
 # --- progress through the audit folder ---------------------------------------------------------------------
 
 
@@ -145,13 +149,15 @@ def _retry_or_fail(shard: Shard, error: str, attempt: int, retries: int, paths: 
 #: Imported once by the fork server, so every worker starts with them loaded (the registry pulls in FAISS,
 #: SQLAlchemy and SciPy on the first file checked: ~1.6 s per process in all on this project's CI machine).
 _PRELOAD = ("rightful.audit.executors", "pandas", "defusedxml.ElementTree", "charset_normalizer", "PIL.ImageOps")
+#: Preloaded as well where a registry exists (it brings FAISS, which rules out forking: see :func:`fork_is_safe`).
+_REGISTRY = "rightful.registry.findings"
 
 
 def _preload(settings: Settings | None) -> tuple[str, ...]:
     """What a worker imports before its first shard: the registry (FAISS, SQLAlchemy, SciPy: ≈ 0.7 s of CPU per
     process) only when one exists — screening without a registry never imports it (``rightful._presence``)."""
     if settings is not None and not registry_absent(settings):
-        return (*_PRELOAD, "rightful.registry.findings")
+        return (*_PRELOAD, _REGISTRY)
     return _PRELOAD
 
 
@@ -202,8 +208,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, owned by someone else
+        pass
     return True
 
 
@@ -217,7 +223,7 @@ def fork_is_safe(modules: tuple[str, ...] = ()) -> bool:
     with no other Python thread running (a lock another thread holds would be copied into the child as held
     forever) and nothing loaded, or about to be, that keeps fork-unsafe threads (:data:`_FORK_UNSAFE`; the
     registry brings FAISS). The C libraries' own idle threads (OpenBLAS, jemalloc) handle a fork themselves."""
-    if sys.platform != "linux" or threading.active_count() != 1 or "rightful.registry.findings" in modules:
+    if sys.platform != "linux" or threading.active_count() != 1 or _REGISTRY in modules:
         return False
     return not any(name in sys.modules for name in _FORK_UNSAFE)
 
@@ -234,12 +240,12 @@ class LocalExecutor:
     audit's modules (:data:`_PRELOAD`) and the workers exist a few milliseconds later with everything loaded.
     Otherwise (other threads running, e.g. a web server; a registry to match against; macOS) — or with
     ``forkserver`` — workers are forked from a ``forkserver`` that imported the same modules once; that first
-    start (~1-2 s) runs in a background
-    thread, and until it is done the driver screens small shards itself in one thread (``driver_helps``; see
-    :meth:`_may_help`), so the start costs neither an idle CPU nor the caller's time. Either way a pool rebuilt
-    after a crash starts in milliseconds. A run of a single shard starts no pool at all: the driver screens it.
-    At most ``workers`` shards are in the pool at once, so a worker that dies (OOM killer, ``kill -9``) costs
-    only the shards it was running: the pool is rebuilt and those shards are retried.
+    start (~1-2 s) runs in a background thread, and until it is done the driver screens small shards itself in
+    one thread (``driver_helps``; see :meth:`_may_help`), so the start costs neither an idle CPU nor the
+    caller's time. Either way a pool rebuilt after a crash starts in milliseconds, and workers end by themselves
+    when the driver is gone (:func:`_watch_driver`). A run of a single shard starts no pool at all: the driver
+    screens it. At most ``workers`` shards are in the pool at once, so a worker that dies (OOM killer,
+    ``kill -9``) costs only the shards it was running: the pool is rebuilt and those shards are retried.
     """
 
     name = "local"
@@ -274,7 +280,7 @@ class LocalExecutor:
                     _import(self._modules)
                     self._pool = self._new_pool(fork=True)
                 except Exception as exc:
-                    raise ExecutorError(f"cannot start the local worker pool: {_describe(exc)}") from exc
+                    raise _start_failed(exc) from exc
                 return
             self._starting = threading.Thread(target=self._start, name="rightful-pool-start", daemon=True)
             self._starting.start()
@@ -301,7 +307,7 @@ class LocalExecutor:
             self._starting = None
         if self._start_error is not None:
             error, self._start_error = self._start_error, None
-            raise ExecutorError(f"cannot start the local worker pool: {_describe(error)}") from error
+            raise _start_failed(error) from error
         return self._pool
 
     def __exit__(
