@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,31 @@ def image_files(folder: Path) -> dict[str, str]:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
     return {name: status for name, (_, status) in files.items()}
+
+
+_DRIVER = """
+import json, sys, threading
+from rightful.audit import AuditOptions, LocalExecutor, SourceOptions, audit_dataset
+from rightful.config import Settings
+
+if __name__ == "__main__":
+    src, out, start_method, shard_size, *flags = sys.argv[1:]
+    stop = threading.Event()
+    if "thread" in flags:  # another thread running in the driver
+        threading.Thread(target=stop.wait, daemon=True).start()
+    with LocalExecutor(workers=2, start_method=start_method) as executor:
+        audit_dataset(src, out, settings=Settings.load(allow_private=True), executor=executor,
+                      options=AuditOptions(source=SourceOptions(shard_size=int(shard_size))))
+        print(json.dumps({"method": executor.method}))
+    stop.set()
+"""
+
+
+def driver_command(folder: Path, src: Path, out: Path, *, start_method: str, shard_size: int,
+                   thread: bool = False) -> list[str]:  # fmt: skip
+    """A command auditing ``src`` into ``out`` in a driver process of its own, with a two-worker local pool (and
+    another thread running in the driver with ``thread``); it prints how the workers started, as JSON."""
+    script = folder / "driver.py"
+    script.write_text(_DRIVER)
+    return [sys.executable, str(script), str(src), str(out), start_method, str(shard_size),
+            *(["thread"] if thread else [])]  # fmt: skip

@@ -29,7 +29,7 @@ from rightful.audit import (
 from rightful.config import Settings
 from rightful.errors import ExecutorError, MissingDependency, ShardFailed
 from rightful.testing.publisher import Resource, Site
-from tests.audit.audit_helpers import DEMO_STATUS, image_files, results, run_audit, write_csv
+from tests.audit.audit_helpers import DEMO_STATUS, driver_command, image_files, results, run_audit, write_csv
 
 _PAGE = Resource(body=b"<!doctype html><title>x</title>", content_type="text/html")
 
@@ -249,34 +249,16 @@ def test_fork_only_where_it_is_safe() -> None:
     assert done.stdout.strip() == "[True, False, False, False, True]"
 
 
-_FOLDER_AUDIT = """
-import json, sys, threading
-from rightful.audit import AuditOptions, LocalExecutor, SourceOptions, audit_dataset
-from rightful.config import Settings
-
-if __name__ == "__main__":
-    stop = threading.Event()
-    if sys.argv[3] == "thread":  # another thread running in the driver: the fork server is used
-        threading.Thread(target=stop.wait, daemon=True).start()
-    with LocalExecutor(workers=2) as executor:
-        audit_dataset(sys.argv[1], sys.argv[2], settings=Settings.load(), executor=executor,
-                      options=AuditOptions(source=SourceOptions(shard_size=1)))
-        print(json.dumps({"method": executor.method}))
-    stop.set()
-"""
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="workers are forked from the driver on Linux only")
-@pytest.mark.parametrize(("threads", "method"), [("none", "fork"), ("thread", "forkserver")])
-def test_auto_start_method(tmp_path: Path, settings: Settings, threads: str, method: str) -> None:
+@pytest.mark.parametrize(("thread", "method"), [(False, "fork"), (True, "forkserver")])
+def test_auto_start_method(tmp_path: Path, settings: Settings, thread: bool, method: str) -> None:
     """A single-threaded driver forks its workers; one with another thread running uses the fork server. Both
     screen the same way."""
     expected = image_files(tmp_path / "data")
-    script = tmp_path / "driver.py"
-    script.write_text(_FOLDER_AUDIT)
+    command = driver_command(tmp_path, tmp_path / "data", tmp_path / "out", start_method="auto", shard_size=1,
+                             thread=thread)  # fmt: skip
     env = dict(os.environ, RIGHTFUL_HOME=str(settings.home))
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "data"), str(tmp_path / "out"), threads],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"method": method}
     assert {r["item"]: r["status"] for r in results(tmp_path / "out")} == expected

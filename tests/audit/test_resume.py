@@ -18,7 +18,7 @@ from rightful.audit import AuditOptions, AuditPolicy, AuditProgress, LocalExecut
 from rightful.config import Settings
 from rightful.errors import AuditError, InvalidInput
 from rightful.testing.publisher import Publisher, Resource, Site
-from tests.audit.audit_helpers import results, run_audit, write_csv
+from tests.audit.audit_helpers import driver_command, results, run_audit, write_csv
 
 _PAGE = Resource(body=b"<!doctype html><title>x</title>", content_type="text/html")
 
@@ -160,18 +160,6 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
-_DRIVER = """
-import sys
-from rightful.audit import AuditOptions, LocalExecutor, SourceOptions, audit_dataset
-from rightful.config import Settings
-
-if __name__ == "__main__":
-    with LocalExecutor(workers=2, start_method=sys.argv[3]) as executor:
-        audit_dataset(sys.argv[1], sys.argv[2], settings=Settings.load(allow_private=True), executor=executor,
-                      options=AuditOptions(source=SourceOptions(shard_size=4)))
-"""
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
 @pytest.mark.parametrize("method", ["fork", "forkserver"])
 def test_workers_end_with_a_killed_driver(
@@ -181,11 +169,10 @@ def test_workers_end_with_a_killed_driver(
     of waiting for work forever."""
     src = _urls_csv(tmp_path / "in.csv", slow_site.origins[0], 40)
     out = tmp_path / "out"
-    script = tmp_path / "driver.py"
-    script.write_text(_DRIVER)
+    command = driver_command(tmp_path, src, out, start_method=method, shard_size=4)
     env = dict(os.environ, RIGHTFUL_HOME=str(settings.home))
-    proc = subprocess.Popen([sys.executable, str(script), str(src), str(out), method], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         assert _wait_for(lambda: any((out / "results").glob("*.done.json")), 60)
         below = _descendants(proc.pid)
